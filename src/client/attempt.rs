@@ -1,0 +1,480 @@
+//! One codex process: spawn, stream its stdout line by line, watch the clocks and signals, stop it
+//! completely.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::events::{ThreadEvent, Usage, is_reconnect_message};
+use super::line::{CodexLine, LineKind, item_type_is};
+use super::outcome::{Outcome, StopReason, TurnStatus};
+use super::process::{self, Spawned};
+use super::telemetry::{ClientEvent, Observer};
+
+/// Ask a running client to stop codex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelRequest {
+    /// Nothing asked yet.
+    None,
+    /// Stop gracefully (signal, grace period, then SIGKILL).
+    Stop(StopReason),
+    /// Kill at once (a second Ctrl-C).
+    Kill,
+}
+
+/// After codex exits, how long we keep reading a stdout that a grandchild still holds open.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(300);
+const READ_CHUNK: usize = 256 * 1024;
+/// A buffer that grew for one huge line is shrunk back above this size.
+const SHRINK_ABOVE: usize = 4 * 1024 * 1024;
+
+pub(crate) struct AttemptSpec<'a> {
+    pub program: &'a Path,
+    pub argv: &'a [OsString],
+    pub cwd: Option<&'a Path>,
+    pub stdin_prompt: Option<&'a str>,
+    pub deadline: Option<Instant>,
+    pub idle_timeout: Option<Duration>,
+    pub grace: Duration,
+    pub echo_stderr: bool,
+}
+
+/// What the stream told us, kept up to date line by line.
+#[derive(Default)]
+struct TurnTracker {
+    thread_id: Option<String>,
+    terminal: Option<TurnStatus>,
+    usage: Option<Usage>,
+    /// The raw line of the latest `agent_message` of the current turn; parsed once at the end.
+    last_agent_line: Vec<u8>,
+    failure: Option<String>,
+    last_error: Option<String>,
+    last_reconnect: Option<String>,
+}
+
+impl TurnTracker {
+    fn observe(&mut self, line: &CodexLine<'_>) {
+        match line.kind() {
+            LineKind::ThreadStarted => {
+                if let Some(ThreadEvent::ThreadStarted { thread_id }) = line.event() {
+                    self.thread_id.get_or_insert_with(|| thread_id.clone());
+                }
+            }
+            LineKind::TurnStarted => self.last_agent_line.clear(),
+            LineKind::ItemCompleted if item_type_is(line.raw(), "agent_message") => {
+                self.last_agent_line.clear();
+                self.last_agent_line.extend_from_slice(line.raw());
+            }
+            LineKind::TurnCompleted => {
+                if let Some(ThreadEvent::TurnCompleted { usage }) = line.event() {
+                    self.usage = Some(*usage);
+                }
+                self.terminal = Some(TurnStatus::Completed);
+            }
+            LineKind::TurnFailed => {
+                if let Some(ThreadEvent::TurnFailed { error }) = line.event() {
+                    self.failure = Some(error.message.clone());
+                }
+                self.terminal = Some(TurnStatus::Failed);
+            }
+            LineKind::Error => {
+                if let Some(ThreadEvent::Error { message }) = line.event() {
+                    if is_reconnect_message(message) {
+                        self.last_reconnect = Some(message.clone());
+                    } else {
+                        self.last_error = Some(message.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn final_message(&self) -> Option<String> {
+        if self.last_agent_line.is_empty() {
+            return None;
+        }
+        match ThreadEvent::parse(&self.last_agent_line) {
+            Some(ThreadEvent::ItemCompleted { item }) => match item.details {
+                super::events::ItemDetails::AgentMessage { text } => Some(text),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Lines split out of codex's stdout, with one reusable buffer.
+struct LineBuffer {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl LineBuffer {
+    fn new() -> Self {
+        LineBuffer {
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+        }
+    }
+
+    fn make_room(&mut self) {
+        if self.start > 0 && (self.start == self.buf.len() || self.start > self.buf.len() / 2) {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let pending = self.buf.len() - self.start;
+        if self.buf.capacity() > SHRINK_ABOVE && pending < READ_CHUNK {
+            self.buf.shrink_to(READ_CHUNK.max(pending * 2));
+        }
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+    }
+
+    /// Hand each complete line to `f`; stop early on its error.
+    fn for_each_line(&mut self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        while let Some(nl) = memchr::memchr(b'\n', &self.buf[self.start..]) {
+            let end = self.start + nl;
+            let mut line = &self.buf[self.start..end];
+            if let Some(stripped) = line.strip_suffix(b"\r") {
+                line = stripped;
+            }
+            self.start = end + 1;
+            f(line)?;
+        }
+        Ok(())
+    }
+
+    /// The unterminated tail at EOF, if any.
+    fn take_rest(&mut self) -> Option<Vec<u8>> {
+        let rest = self.buf[self.start..].to_vec();
+        self.start = self.buf.len();
+        (!rest.is_empty()).then_some(rest)
+    }
+}
+
+fn handle_line(
+    raw: &[u8],
+    tracker: &mut TurnTracker,
+    observer: &mut dyn Observer,
+) -> io::Result<()> {
+    let line = CodexLine::new(raw);
+    match line.kind() {
+        LineKind::Blank => {
+            observer.client_event(&ClientEvent::Warning {
+                message: "codex wrote a blank line on stdout; ignored".into(),
+            })?;
+        }
+        LineKind::Malformed => {
+            let preview = String::from_utf8_lossy(&raw[..raw.len().min(120)]).into_owned();
+            observer.client_event(&ClientEvent::Warning {
+                message: format!("codex wrote a line that is not a JSON event; ignored: {preview}"),
+            })?;
+        }
+        _ => tracker.observe(&line),
+    }
+    observer.codex_line(&line)
+}
+
+pub(crate) struct AttemptResult {
+    pub outcome: Outcome,
+}
+
+/// Run one codex process to its end. Spawn errors are returned as `Err`; everything after the
+/// spawn ends in an [`Outcome`].
+pub(crate) async fn run_attempt(
+    spec: &AttemptSpec<'_>,
+    observer: &mut dyn Observer,
+    cancel: &mut Option<watch::Receiver<CancelRequest>>,
+    on_spawn: &mut dyn FnMut(u32, &mut dyn Observer) -> io::Result<()>,
+) -> io::Result<AttemptResult> {
+    let started = Instant::now();
+    let Spawned { mut child, pid } =
+        process::spawn(spec.program, spec.argv, spec.cwd, spec.stdin_prompt)?;
+    let stderr_task = child
+        .stderr
+        .take()
+        .map(|e| process::collect_stderr(e, spec.echo_stderr));
+    let mut stdout = child.stdout.take();
+
+    let mut tracker = TurnTracker::default();
+    let mut lines = LineBuffer::new();
+    let mut exit: Option<ExitStatus> = None;
+    let mut stop: Option<StopReason> = None;
+    let mut kill_now = false;
+    let mut eof = stdout.is_none();
+    let mut idle_deadline = spec.idle_timeout.map(|d| Instant::now() + d);
+    let mut drain_deadline: Option<Instant> = None;
+
+    if let Err(e) = on_spawn(pid, observer)
+        && e.kind() == io::ErrorKind::BrokenPipe {
+            stop = Some(StopReason::OutputClosed);
+        }
+
+    while stop.is_none() && !(eof && exit.is_some()) {
+        // The nearest clock that can end the wait.
+        let mut wake: Option<(Instant, Wake)> = None;
+        let mut consider = |at: Option<Instant>, what: Wake| {
+            if let Some(at) = at
+                && wake.is_none_or(|(w, _)| at < w) {
+                    wake = Some((at, what));
+                }
+        };
+        consider(spec.deadline, Wake::Deadline);
+        if exit.is_none() {
+            consider(idle_deadline, Wake::Idle);
+        }
+        consider(drain_deadline, Wake::Drain);
+        let cancel_open = cancel.is_some();
+
+        tokio::select! {
+            biased;
+            changed = async { match cancel.as_mut() { Some(rx) => rx.changed().await, None => std::future::pending().await } }, if cancel_open => {
+                match changed {
+                    Ok(()) => {
+                        let req = cancel.as_mut().map(|rx| *rx.borrow_and_update()).unwrap_or(CancelRequest::None);
+                        match req {
+                            CancelRequest::None => {}
+                            CancelRequest::Stop(reason) => stop = Some(reason),
+                            CancelRequest::Kill => { stop = Some(StopReason::Interrupt); kill_now = true; }
+                        }
+                    }
+                    Err(_) => *cancel = None,
+                }
+            }
+            _ = tokio::time::sleep_until(wake.map(|(at, _)| at).unwrap_or_else(Instant::now)), if wake.is_some() => {
+                match wake.map(|(_, what)| what) {
+                    Some(Wake::Deadline) => stop = Some(StopReason::Timeout),
+                    Some(Wake::Idle) => stop = Some(StopReason::IdleTimeout),
+                    // codex is gone; whoever still holds its stdout does not get to keep us.
+                    Some(Wake::Drain) | None => eof = true,
+                }
+            }
+            read = async {
+                lines.make_room();
+                match stdout.as_mut() {
+                    Some(out) => out.read_buf(&mut lines.buf).await,
+                    None => Ok(0),
+                }
+            }, if !eof => {
+                match read {
+                    Ok(0) | Err(_) => eof = true,
+                    Ok(_) => {
+                        idle_deadline = spec.idle_timeout.map(|d| Instant::now() + d);
+                        let result = lines
+                            .for_each_line(|raw| handle_line(raw, &mut tracker, observer))
+                            .and_then(|()| observer.batch_end());
+                        if result.is_err() {
+                            stop = Some(StopReason::OutputClosed);
+                        }
+                    }
+                }
+            }
+            status = child.wait(), if exit.is_none() => {
+                match status {
+                    Ok(st) => exit = Some(st),
+                    Err(_) => eof = true,
+                }
+                if !eof {
+                    drain_deadline = Some(Instant::now() + DRAIN_AFTER_EXIT);
+                }
+            }
+        }
+    }
+
+    if stop.is_none()
+        && let Some(rest) = lines.take_rest()
+            && handle_line(&rest, &mut tracker, observer)
+                .and_then(|()| observer.batch_end())
+                .is_err()
+            {
+                stop = Some(StopReason::OutputClosed);
+            }
+    drop(stdout);
+
+    if let Some(reason) = stop
+        && exit.is_none() {
+            exit = terminate(&mut child, pid, reason, kill_now, spec.grace, cancel).await;
+        }
+    if exit.is_none() {
+        exit = child.wait().await.ok();
+    }
+    // Whatever codex left behind in its group goes too.
+    if process::group_alive(pid) {
+        let _ = process::wait_group_gone(pid, Duration::from_millis(100)).await;
+        process::reap_group(pid).await;
+    }
+    let stderr_tail = match stderr_task {
+        Some(task) => match tokio::time::timeout(Duration::from_millis(500), task).await {
+            Ok(Ok(tail)) => tail,
+            _ => String::new(),
+        },
+        None => String::new(),
+    };
+
+    let outcome = build_outcome(tracker, exit, stop, stderr_tail, started.elapsed());
+    Ok(AttemptResult { outcome })
+}
+
+#[derive(Clone, Copy)]
+enum Wake {
+    Deadline,
+    Idle,
+    Drain,
+}
+
+/// Signal codex's group, give it `grace`, then SIGKILL. A `Kill` request cuts the grace short.
+async fn terminate(
+    child: &mut tokio::process::Child,
+    pgid: u32,
+    reason: StopReason,
+    kill_now: bool,
+    grace: Duration,
+    cancel: &mut Option<watch::Receiver<CancelRequest>>,
+) -> Option<ExitStatus> {
+    if kill_now {
+        process::signal_group(pgid, libc::SIGKILL);
+        return child.wait().await.ok();
+    }
+    let first = match reason {
+        StopReason::Interrupt => libc::SIGINT,
+        _ => libc::SIGTERM,
+    };
+    process::signal_group(pgid, first);
+    let grace_end = Instant::now() + grace;
+    let exited = loop {
+        tokio::select! {
+            status = child.wait() => break status.ok(),
+            _ = tokio::time::sleep_until(grace_end) => break None,
+            changed = async { match cancel.as_mut() { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
+                let kill = changed.is_ok()
+                    && cancel.as_mut().map(|rx| *rx.borrow_and_update()) == Some(CancelRequest::Kill);
+                if changed.is_err() { *cancel = None; }
+                if kill { break None; }
+            }
+        }
+    };
+    if let Some(status) = exited {
+        // codex is gone; give the rest of its group what is left of the grace period.
+        let left = grace_end.saturating_duration_since(Instant::now());
+        if !process::wait_group_gone(pgid, left).await {
+            process::signal_group(pgid, libc::SIGKILL);
+        }
+        return Some(status);
+    }
+    process::signal_group(pgid, libc::SIGKILL);
+    child.wait().await.ok()
+}
+
+fn build_outcome(
+    tracker: TurnTracker,
+    exit: Option<ExitStatus>,
+    stop: Option<StopReason>,
+    stderr_tail: String,
+    duration: Duration,
+) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    let exit_code = exit.and_then(|s| s.code());
+    let signal = exit.and_then(|s| s.signal());
+    let final_message = tracker.final_message();
+    let (status, error) = match (stop, tracker.terminal) {
+        // A turn that completed before we stopped codex still completed.
+        (_, Some(TurnStatus::Completed)) => (TurnStatus::Completed, None),
+        (Some(StopReason::Timeout), _) => (TurnStatus::TimedOut, Some("timed out".to_string())),
+        (Some(StopReason::IdleTimeout), _) => (
+            TurnStatus::TimedOut,
+            Some("idle timeout: no event from codex".to_string()),
+        ),
+        (Some(StopReason::Interrupt | StopReason::Terminate), _) => {
+            (TurnStatus::Interrupted, Some("interrupted".to_string()))
+        }
+        (Some(StopReason::OutputClosed), _) => {
+            (TurnStatus::Interrupted, Some("output closed".to_string()))
+        }
+        (None, Some(TurnStatus::Failed)) => (
+            TurnStatus::Failed,
+            Some(
+                tracker
+                    .failure
+                    .or(tracker.last_error)
+                    .unwrap_or_else(|| "turn failed".into()),
+            ),
+        ),
+        (None, _) => {
+            let why = tracker
+                .last_error
+                .or_else(|| last_meaningful_line(&stderr_tail))
+                .or(tracker.last_reconnect);
+            if tracker.thread_id.is_none() && exit_code.is_some_and(|c| c != 0) {
+                // codex refused to start (bad flag, missing directory, unknown thread...).
+                (
+                    TurnStatus::Failed,
+                    Some(why.unwrap_or_else(|| {
+                        format!("codex exited with code {}", exit_code.unwrap_or(-1))
+                    })),
+                )
+            } else {
+                let detail = match (exit_code, signal) {
+                    (Some(c), _) => format!("codex exited with code {c} before the turn ended"),
+                    (None, Some(s)) => {
+                        format!("codex was killed by signal {s} before the turn ended")
+                    }
+                    _ => "codex ended before the turn ended".to_string(),
+                };
+                let error = match why {
+                    Some(w) => format!("{detail}: {w}"),
+                    None => detail,
+                };
+                (TurnStatus::Incomplete, Some(error))
+            }
+        }
+    };
+    let final_message = if status == TurnStatus::Completed {
+        final_message
+    } else {
+        None
+    };
+    Outcome {
+        thread_id: tracker.thread_id,
+        status,
+        final_message,
+        error,
+        usage: tracker.usage,
+        exit_code,
+        signal,
+        duration,
+        attempts: 1,
+        stopped: stop,
+        stderr_tail,
+    }
+}
+
+/// The last stderr line worth showing a user (codex's noise about stdin and PATH aliases, and
+/// backtrace frames, are skipped).
+pub fn last_meaningful_line(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    // With RUST_BACKTRACE=1 codex appends a backtrace after the real message.
+    let all: Vec<&str> = lines.by_ref().collect();
+    let cut = all
+        .iter()
+        .position(|l| l.starts_with("Stack backtrace:"))
+        .unwrap_or(all.len());
+    all[..cut]
+        .iter()
+        .rev()
+        .find(|l| {
+            !l.starts_with("Reading additional input from stdin")
+                && !l.starts_with("Reading prompt from stdin")
+                && !l.starts_with(
+                    "WARNING: proceeding, even though we could not create PATH aliases",
+                )
+        })
+        .map(|l| l.to_string())
+}

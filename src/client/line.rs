@@ -1,0 +1,189 @@
+//! The hot path: one codex stdout line, classified from its first bytes.
+//!
+//! Every event passes through here, so a line is never re-serialised and is only parsed in full
+//! when someone needs the typed view ([`CodexLine::event`]). codex writes `{"type":"...` first
+//! (serde's output order), which lets [`classify`] read the type without a JSON parser; a line
+//! that does not start that way falls back to a real parse.
+
+use std::cell::OnceCell;
+
+use memchr::memmem;
+
+use super::events::ThreadEvent;
+
+/// The event type of a line, read cheaply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    ThreadStarted,
+    TurnStarted,
+    TurnCompleted,
+    TurnFailed,
+    ItemStarted,
+    ItemUpdated,
+    ItemCompleted,
+    Error,
+    /// A JSON object whose type this version does not know.
+    Other,
+    /// Empty or whitespace only.
+    Blank,
+    /// Not a JSON object with a string `type`.
+    Malformed,
+}
+
+impl LineKind {
+    /// Lines that are JSON events and so belong on a `--jsonl` stdout.
+    pub fn is_event(self) -> bool {
+        !matches!(self, LineKind::Blank | LineKind::Malformed)
+    }
+}
+
+const TYPE_PREFIX: &[u8] = br#"{"type":""#;
+
+/// Classify a line (without its trailing newline).
+pub fn classify(line: &[u8]) -> LineKind {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return LineKind::Blank;
+    }
+    if let Some(rest) = line.strip_prefix(TYPE_PREFIX) {
+        if line.last() == Some(&b'}')
+            && let Some(end) = memchr::memchr(b'"', rest) {
+                return kind_of(&rest[..end]);
+            }
+        return LineKind::Malformed;
+    }
+    // Not codex's usual shape: ask a real parser for the type.
+    #[derive(serde::Deserialize)]
+    struct TypeOnly<'a> {
+        #[serde(borrow, rename = "type")]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    match serde_json::from_slice::<TypeOnly>(line) {
+        Ok(t) => kind_of(t.kind.as_bytes()),
+        Err(_) => LineKind::Malformed,
+    }
+}
+
+fn kind_of(ty: &[u8]) -> LineKind {
+    match ty {
+        b"thread.started" => LineKind::ThreadStarted,
+        b"turn.started" => LineKind::TurnStarted,
+        b"turn.completed" => LineKind::TurnCompleted,
+        b"turn.failed" => LineKind::TurnFailed,
+        b"item.started" => LineKind::ItemStarted,
+        b"item.updated" => LineKind::ItemUpdated,
+        b"item.completed" => LineKind::ItemCompleted,
+        b"error" => LineKind::Error,
+        _ => LineKind::Other,
+    }
+}
+
+/// Does this `item.*` line carry an item of the given type (e.g. `agent_message`)?
+///
+/// codex writes `"item":{"id":"item_N","type":"..."`, so the item's type sits in the first
+/// bytes after `"item":`; we look there first and fall back to a parse otherwise.
+pub fn item_type_is(line: &[u8], item_type: &str) -> bool {
+    let Some(at) = memmem::find(line, br#""item":{"#) else {
+        return false;
+    };
+    let head = &line[at..line.len().min(at + 160)];
+    let needle = format!(r#""type":"{item_type}""#);
+    if memmem::find(head, needle.as_bytes()).is_some() {
+        return true;
+    }
+    if memmem::find(head, br#""type":""#).is_some() {
+        // The item's type is right there and it is another one.
+        return false;
+    }
+    match ThreadEvent::parse(line) {
+        Some(
+            ThreadEvent::ItemStarted { item }
+            | ThreadEvent::ItemUpdated { item }
+            | ThreadEvent::ItemCompleted { item },
+        ) => serde_json::to_value(&item.details)
+            .ok()
+            .and_then(|v| {
+                v.get("type")
+                    .and_then(|t| t.as_str())
+                    .map(|t| t == item_type)
+            })
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// One line as codex wrote it, with its cheap classification and a typed view parsed on demand
+/// (at most once).
+pub struct CodexLine<'a> {
+    raw: &'a [u8],
+    kind: LineKind,
+    parsed: OnceCell<Option<ThreadEvent>>,
+}
+
+impl<'a> CodexLine<'a> {
+    pub fn new(raw: &'a [u8]) -> Self {
+        CodexLine {
+            raw,
+            kind: classify(raw),
+            parsed: OnceCell::new(),
+        }
+    }
+
+    /// The exact bytes codex wrote, without the newline.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    pub fn kind(&self) -> LineKind {
+        self.kind
+    }
+
+    /// The typed event, parsed the first time it is asked for.
+    pub fn event(&self) -> Option<&ThreadEvent> {
+        self.parsed
+            .get_or_init(|| {
+                if self.kind.is_event() {
+                    ThreadEvent::parse(self.raw)
+                } else {
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_codex_lines() {
+        assert_eq!(
+            classify(br#"{"type":"thread.started","thread_id":"x"}"#),
+            LineKind::ThreadStarted
+        );
+        assert_eq!(
+            classify(br#"{"type":"turn.completed","usage":{}}"#),
+            LineKind::TurnCompleted
+        );
+        assert_eq!(classify(br#"{"type":"brand.new"}"#), LineKind::Other);
+        assert_eq!(
+            classify(br#"{ "x": 1, "type": "error", "message": "m" }"#),
+            LineKind::Error
+        );
+        assert_eq!(classify(b""), LineKind::Blank);
+        assert_eq!(classify(b"  \r"), LineKind::Blank);
+        assert_eq!(classify(b"hello"), LineKind::Malformed);
+        assert_eq!(classify(br#"{"type":"turn.started""#), LineKind::Malformed);
+        assert_eq!(classify(br#"{"no_type":1}"#), LineKind::Malformed);
+    }
+
+    #[test]
+    fn finds_item_type() {
+        let msg = br#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"hi"}}"#;
+        assert!(item_type_is(msg, "agent_message"));
+        assert!(!item_type_is(msg, "reasoning"));
+        let reordered = br#"{"type":"item.completed","item":{"text":"a \"type\":\"agent_message\"","id":"i","type":"reasoning"}}"#;
+        assert!(!item_type_is(reordered, "agent_message"));
+        assert!(item_type_is(reordered, "reasoning"));
+    }
+}

@@ -1,0 +1,327 @@
+//! The client: runs `codex exec --json` and reports what happened.
+//!
+//! ```no_run
+//! use spawncodex::client::{CodexClient, ExecRequest, RunOptions, Sandbox, NullObserver};
+//!
+//! # async fn demo() -> Result<(), spawncodex::client::ClientError> {
+//! let client = CodexClient::locate(None)?;
+//! let mut request = ExecRequest::new("Summarise README.md in one line");
+//! request.sandbox = Some(Sandbox::ReadOnly);
+//! let outcome = client.run(&request, &RunOptions::default(), &mut NullObserver).await?;
+//! if outcome.is_success() {
+//!     println!("{}", outcome.final_message.unwrap_or_default());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! What it guarantees: codex runs in its own process group with `/dev/null` (or the prompt) on
+//! stdin; its stdout is handed to an [`Observer`] line by line as it arrives, unmodified; the run
+//! ends when codex exits even if a grandchild holds the pipe; nothing codex started is left
+//! running afterwards; transient failures are retried according to [`RetryPolicy`], resuming the
+//! thread when codex already reported one.
+
+pub mod argv;
+mod attempt;
+pub mod events;
+pub mod line;
+pub mod outcome;
+pub mod process;
+pub mod request;
+pub mod retry;
+pub mod telemetry;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub use argv::{PromptVia, build_argv};
+pub use attempt::{CancelRequest, last_meaningful_line};
+pub use events::{ItemDetails, ThreadEvent, ThreadItem, Usage};
+pub use line::{CodexLine, LineKind};
+pub use outcome::{Outcome, StopReason, TurnStatus};
+pub use request::{ExecRequest, ResumeTarget, Sandbox};
+pub use retry::{FailureClass, RetryPolicy, classify_failure};
+pub use telemetry::{ClientEvent, HookObserver, NullObserver, Observer};
+
+/// The prompt a retry sends when it resumes a thread whose turn failed part-way.
+pub const CONTINUATION_PROMPT: &str = "The previous attempt at this turn was cut off by a transient error. \
+Continue the task from where it stopped; do not repeat work that is already done.";
+
+/// Errors that stop a run before codex could be asked anything.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    CodexNotFound(String),
+    #[error("could not start {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// How to run: retries, clocks, cancellation.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub retry: RetryPolicy,
+    /// Wall clock for the whole run, retries included.
+    pub timeout: Option<Duration>,
+    /// Longest silence from codex before the attempt is stopped (and retried, if allowed).
+    pub idle_timeout: Option<Duration>,
+    /// Between SIGTERM/SIGINT and SIGKILL.
+    pub grace: Duration,
+    /// Retries start a new thread instead of resuming the one codex reported.
+    pub retry_fresh: bool,
+    /// Copy codex's stderr to ours as it comes (verbose mode).
+    pub echo_stderr: bool,
+    /// Stop requests (signals) from the caller.
+    pub cancel: Option<watch::Receiver<CancelRequest>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            retry: RetryPolicy::default(),
+            timeout: None,
+            idle_timeout: None,
+            grace: Duration::from_secs(3),
+            retry_fresh: false,
+            echo_stderr: false,
+            cancel: None,
+        }
+    }
+}
+
+/// Runs codex. Cheap to clone; holds only the program and its root-level arguments.
+#[derive(Clone, Debug)]
+pub struct CodexClient {
+    program: PathBuf,
+    root_args: Vec<String>,
+}
+
+impl CodexClient {
+    /// Use this program as codex, with no root arguments.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        CodexClient {
+            program: program.into(),
+            root_args: Vec::new(),
+        }
+    }
+
+    /// Find codex: `explicit`, else `$SPAWNCODEX_CODEX_BIN`, else `codex` on `PATH`.
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, ClientError> {
+        let from_env = std::env::var_os("SPAWNCODEX_CODEX_BIN")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let wanted = explicit.map(Path::to_path_buf).or(from_env);
+        process::locate_codex(wanted.as_deref())
+            .map(CodexClient::new)
+            .map_err(ClientError::CodexNotFound)
+    }
+
+    /// Arguments placed before `exec` (codex's root options such as `-c model_provider=...`).
+    pub fn with_root_args(mut self, args: Vec<String>) -> Self {
+        self.root_args = args;
+        self
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    pub fn root_args(&self) -> &[String] {
+        &self.root_args
+    }
+
+    /// The full command line (program first) this request would run.
+    pub fn command_line(&self, req: &ExecRequest) -> Vec<std::ffi::OsString> {
+        let mut line = vec![self.program.clone().into_os_string()];
+        line.extend(build_argv(req, &self.root_args, prompt_via(req)));
+        line
+    }
+
+    /// Run one turn to its end, with retries. The observer sees every codex line and client event.
+    pub async fn run(
+        &self,
+        req: &ExecRequest,
+        opts: &RunOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<Outcome, ClientError> {
+        let policy = opts.retry.clone().normalized();
+        let started = Instant::now();
+        let deadline = opts.timeout.map(|t| started + t);
+        let mut cancel = opts.cancel.clone();
+        let mut current = req.clone();
+        let mut attempt: u32 = 0;
+        let mut thread_id: Option<String> = None;
+        loop {
+            attempt += 1;
+            let resume_id = match &current.resume {
+                Some(ResumeTarget::Thread(id)) => Some(id.clone()),
+                _ => None,
+            };
+            let _ = observer.client_event(&ClientEvent::AttemptStarted {
+                attempt,
+                operation: if current.resume.is_some() {
+                    "resume"
+                } else {
+                    "run"
+                },
+                thread_id: resume_id,
+            });
+            let via = prompt_via(&current);
+            let argv = build_argv(&current, &self.root_args, via);
+            let spec = attempt::AttemptSpec {
+                program: &self.program,
+                argv: &argv,
+                cwd: current.cwd.as_deref(),
+                stdin_prompt: (via == PromptVia::Stdin).then_some(current.prompt.as_str()),
+                deadline,
+                idle_timeout: opts.idle_timeout,
+                grace: opts.grace,
+                echo_stderr: opts.echo_stderr,
+            };
+            let argv_strings: Vec<String> =
+                std::iter::once(self.program.to_string_lossy().into_owned())
+                    .chain(argv.iter().map(|a| a.to_string_lossy().into_owned()))
+                    .collect();
+            let cwd_string = current
+                .cwd
+                .as_ref()
+                .map(|c| c.to_string_lossy().into_owned());
+            let mut on_spawn = |pid: u32, obs: &mut dyn Observer| {
+                obs.client_event(&ClientEvent::ProcessSpawned {
+                    attempt,
+                    pid,
+                    argv: argv_strings.clone(),
+                    cwd: cwd_string.clone(),
+                })
+            };
+            let result = attempt::run_attempt(&spec, observer, &mut cancel, &mut on_spawn).await;
+            let mut outcome = match result {
+                Ok(r) => r.outcome,
+                Err(source) if source.kind() == io::ErrorKind::NotFound => {
+                    return Err(ClientError::CodexNotFound(format!(
+                        "{} does not exist",
+                        self.program.display()
+                    )));
+                }
+                Err(source) if is_transient_spawn_error(&source) => {
+                    let mut o = Outcome::empty();
+                    o.status = TurnStatus::Failed;
+                    o.error = Some(format!("could not start codex: {source}"));
+                    o.stderr_tail = "connection error".into(); // classify as transient
+                    o
+                }
+                Err(source) => {
+                    return Err(ClientError::Spawn {
+                        program: self.program.display().to_string(),
+                        source,
+                    });
+                }
+            };
+            if outcome.thread_id.is_some() {
+                thread_id.clone_from(&outcome.thread_id);
+            }
+            let _ = observer.client_event(&ClientEvent::AttemptFinished {
+                attempt,
+                status: outcome.status,
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                duration_ms: outcome.duration.as_millis() as u64,
+                thread_id: outcome.thread_id.clone(),
+                error: outcome.error.clone(),
+                stopped: outcome.stopped,
+            });
+            outcome.attempts = attempt;
+            outcome.thread_id = outcome.thread_id.or_else(|| thread_id.clone());
+            outcome.duration = started.elapsed();
+            if outcome.is_success() {
+                return Ok(outcome);
+            }
+            let FailureClass::Transient {
+                reason,
+                retry_after,
+            } = classify_failure(&outcome)
+            else {
+                return Ok(outcome);
+            };
+            let Some(mut delay) =
+                policy.delay_after(attempt, started.elapsed(), retry::unit_random())
+            else {
+                return Ok(outcome);
+            };
+            if let Some(hint) = retry_after {
+                delay = delay.max(hint);
+                if let Some(window) = policy.max_total {
+                    delay = delay.min(window.saturating_sub(started.elapsed()));
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+                // The retry could not even start before the run's deadline.
+                return Ok(outcome);
+            }
+            let resume_thread = if opts.retry_fresh {
+                None
+            } else {
+                thread_id.clone()
+            };
+            let _ = observer.client_event(&ClientEvent::RetryScheduled {
+                next_attempt: attempt + 1,
+                delay_ms: delay.as_millis() as u64,
+                reason,
+                resume_thread_id: resume_thread.clone(),
+            });
+            if !sleep_unless_cancelled(delay, &mut cancel).await {
+                outcome.status = TurnStatus::Interrupted;
+                outcome.error = Some("interrupted".into());
+                outcome.stopped = Some(StopReason::Interrupt);
+                outcome.duration = started.elapsed();
+                return Ok(outcome);
+            }
+            if let Some(id) = resume_thread {
+                current = req.clone();
+                current.resume = Some(ResumeTarget::Thread(id));
+                current.prompt = CONTINUATION_PROMPT.to_string();
+                // codex already has the images in the thread's history.
+                current.images.clear();
+            }
+        }
+    }
+}
+
+fn prompt_via(req: &ExecRequest) -> PromptVia {
+    if req.prompt.len() > argv::MAX_ARGV_PROMPT {
+        PromptVia::Stdin
+    } else {
+        PromptVia::Argv
+    }
+}
+
+fn is_transient_spawn_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAGAIN | libc::ENOMEM | libc::ETXTBSY | libc::EMFILE | libc::ENFILE)
+    )
+}
+
+/// Sleep, unless a stop request comes first. Returns false when cancelled.
+async fn sleep_unless_cancelled(
+    delay: Duration,
+    cancel: &mut Option<watch::Receiver<CancelRequest>>,
+) -> bool {
+    let Some(rx) = cancel.as_mut() else {
+        tokio::time::sleep(delay).await;
+        return true;
+    };
+    if *rx.borrow() != CancelRequest::None {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => true,
+        changed = rx.changed() => changed.is_err() && { tokio::time::sleep(delay).await; true },
+    }
+}

@@ -1,0 +1,181 @@
+//! Starting codex safely and stopping it completely.
+//!
+//! codex runs in its own process group, so stopping it reaches everything it started (MCP
+//! servers, shell commands); it gets the parent-death signal on Linux, so it does not outlive us;
+//! its stdin is `/dev/null` unless it carries the prompt, so it never waits on our terminal or an
+//! open pipe.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStderr, Command};
+
+/// How much of codex's stderr we keep for error messages.
+pub const STDERR_TAIL_BYTES: usize = 16 * 1024;
+
+pub struct Spawned {
+    pub child: Child,
+    pub pid: u32,
+}
+
+/// Start codex. `stdin_prompt` is written to its stdin (then closed) when the prompt travels
+/// that way; otherwise stdin is `/dev/null`.
+pub fn spawn(
+    program: &Path,
+    argv: &[OsString],
+    cwd: Option<&Path>,
+    stdin_prompt: Option<&str>,
+) -> io::Result<Spawned> {
+    let mut cmd = Command::new(program);
+    cmd.args(argv)
+        .stdin(if stdin_prompt.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe calls (prctl, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // We may have died between fork and prctl: then nobody would signal us.
+                if libc::getppid() as u32 != parent {
+                    libc::_exit(1);
+                }
+            }
+            let _ = parent;
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id().unwrap_or(0);
+    if let (Some(prompt), Some(mut stdin)) = (stdin_prompt, child.stdin.take()) {
+        let prompt = prompt.as_bytes().to_vec();
+        tokio::spawn(async move {
+            // A codex that exits early closes the pipe; that is its business, not an error here.
+            let _ = stdin.write_all(&prompt).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
+    Ok(Spawned { child, pid })
+}
+
+/// Send `signal` to every process in the group. A group that is already gone is fine.
+pub fn signal_group(pgid: u32, signal: i32) {
+    if pgid == 0 {
+        return;
+    }
+    // SAFETY: plain syscall; a negative pid addresses the process group.
+    unsafe {
+        libc::kill(-(pgid as libc::pid_t), signal);
+    }
+}
+
+/// Does any process of the group still exist?
+pub fn group_alive(pgid: u32) -> bool {
+    if pgid == 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence and permission.
+    unsafe { libc::kill(-(pgid as libc::pid_t), 0) == 0 }
+}
+
+/// Wait up to `limit` for the group to empty, polling.
+pub async fn wait_group_gone(pgid: u32, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if !group_alive(pgid) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Kill whatever is left of the group (grandchildren that outlived codex).
+pub async fn reap_group(pgid: u32) {
+    if group_alive(pgid) {
+        signal_group(pgid, libc::SIGKILL);
+        wait_group_gone(pgid, Duration::from_secs(2)).await;
+    }
+}
+
+/// Collect the tail of codex's stderr; with `echo`, also copy it to our stderr as it comes.
+pub fn collect_stderr(mut stderr: ChildStderr, echo: bool) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut tail: Vec<u8> = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match stderr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if echo {
+                        use std::io::Write;
+                        let _ = std::io::stderr().write_all(&buf[..n]);
+                    }
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > 2 * STDERR_TAIL_BYTES {
+                        let cut = tail.len() - STDERR_TAIL_BYTES;
+                        tail.drain(..cut);
+                    }
+                }
+            }
+        }
+        if tail.len() > STDERR_TAIL_BYTES {
+            let cut = tail.len() - STDERR_TAIL_BYTES;
+            tail.drain(..cut);
+        }
+        String::from_utf8_lossy(&tail).into_owned()
+    })
+}
+
+/// Find the codex program: an explicit path, else `SPAWNCODEX_CODEX_BIN` (resolved by the
+/// caller), else `codex` on `PATH`. Returns the path only if it is an executable file.
+pub fn locate_codex(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    match explicit {
+        Some(path) if path.components().count() > 1 || path.is_absolute() => {
+            if is_executable(path) {
+                Ok(path.to_path_buf())
+            } else if path.exists() {
+                Err(format!("{} is not an executable file", path.display()))
+            } else {
+                Err(format!("{} does not exist", path.display()))
+            }
+        }
+        Some(name) => search_path(name.as_os_str())
+            .ok_or_else(|| format!("`{}` was not found on PATH", name.display())),
+        None => search_path("codex".as_ref()).ok_or_else(|| "`codex` was not found on PATH".into()),
+    }
+}
+
+fn search_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

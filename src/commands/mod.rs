@@ -1,0 +1,181 @@
+//! One file per subcommand; this one dispatches and holds what they share.
+
+pub mod generate;
+pub mod resume;
+pub mod run;
+pub mod schema_run;
+pub mod sessions;
+pub mod turn;
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command, GlobalArgs, TurnArgs};
+use crate::client::{ClientError, CodexClient, ExecRequest};
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::store::FileStore;
+
+/// Run the parsed command line; returns the exit code.
+pub async fn dispatch(cli: Cli) -> CliResult<u8> {
+    let ctx = Ctx { global: cli.global };
+    match cli.command {
+        Command::Run(args) => run::run(&ctx, args, false).await,
+        Command::Live(args) => run::run(&ctx, args, true).await,
+        Command::Resume(args) => resume::resume(&ctx, args).await,
+        Command::SchemaRun(args) => schema_run::schema_run(&ctx, args).await,
+        Command::Sessions(cmd) => sessions::sessions(&ctx, cmd),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man { dir } => generate::man(&dir),
+    }
+}
+
+/// What every subcommand may need from the global options.
+pub struct Ctx {
+    pub global: GlobalArgs,
+}
+
+impl Ctx {
+    /// codex's root arguments: `SPAWNCODEX_CODEX_ARGS` (whitespace-separated), then `--codex-arg`s.
+    pub fn codex_root_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = std::env::var("SPAWNCODEX_CODEX_ARGS")
+            .map(|v| v.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        args.extend(self.global.codex_args.iter().cloned());
+        args
+    }
+
+    pub fn client(&self) -> CliResult<CodexClient> {
+        CodexClient::locate(self.global.codex_bin.as_deref())
+            .map(|c| c.with_root_args(self.codex_root_args()))
+            .map_err(|e| match e {
+                ClientError::CodexNotFound(why) => not_found(&why),
+                other => CliError::new(exit::FAILED, other.to_string()),
+            })
+    }
+
+    /// A client for `--dry-run`, which must work without codex installed.
+    pub fn client_for_display(&self) -> CodexClient {
+        self.client().unwrap_or_else(|_| {
+            CodexClient::new(
+                self.global
+                    .codex_bin
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("codex")),
+            )
+            .with_root_args(self.codex_root_args())
+        })
+    }
+
+    pub fn store_path(&self) -> CliResult<PathBuf> {
+        if let Some(p) = &self.global.store {
+            return Ok(p.clone());
+        }
+        FileStore::default_path().ok_or_else(|| {
+            CliError::usage("cannot find a data directory for sessions: set SPAWNCODEX_HOME or pass --store FILE")
+        })
+    }
+
+    pub fn store(&self) -> CliResult<FileStore> {
+        Ok(FileStore::new(self.store_path()?))
+    }
+}
+
+pub fn not_found(why: &str) -> CliError {
+    CliError::new(
+        exit::CODEX_NOT_FOUND,
+        format!(
+            "codex not found ({why}): install it with `npm install -g @openai/codex`, or point --codex-bin / SPAWNCODEX_CODEX_BIN at it"
+        ),
+    )
+}
+
+/// The prompt from argv, or from stdin when it is `-` or absent and stdin is not a terminal.
+pub fn resolve_prompt(arg: Option<String>, stdin_taken: bool) -> CliResult<String> {
+    let prompt = match arg {
+        Some(p) if p != "-" => p,
+        _ => {
+            if stdin_taken {
+                return Err(CliError::usage(
+                    "no prompt: stdin already carries the schema, so give the prompt as an argument",
+                ));
+            }
+            if std::io::stdin().is_terminal() {
+                return Err(CliError::usage(
+                    "no prompt: give it as an argument, or pipe it on stdin",
+                ));
+            }
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::usage(format!("cannot read the prompt from stdin: {e}")))?;
+            text
+        }
+    };
+    if prompt.trim().is_empty() {
+        return Err(CliError::usage("the prompt is empty"));
+    }
+    Ok(prompt)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Apply the turn flags to a request (flags given now win over what was there).
+pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> {
+    if let Some(m) = &turn.model {
+        req.model = Some(m.clone());
+    }
+    if let Some(s) = turn.sandbox {
+        req.sandbox = Some(s.into());
+    }
+    if let Some(dir) = &turn.cd {
+        if !dir.is_dir() {
+            return Err(CliError::usage(format!(
+                "working directory {} does not exist or is not a directory",
+                dir.display()
+            )));
+        }
+        req.cwd = Some(absolute(dir));
+    }
+    if !turn.add_dir.is_empty() {
+        req.add_dirs = turn.add_dir.iter().map(|d| absolute(d)).collect();
+    }
+    for image in &turn.image {
+        if !image.is_file() {
+            return Err(CliError::usage(format!(
+                "image {} does not exist",
+                image.display()
+            )));
+        }
+    }
+    req.images = turn.image.iter().map(|i| absolute(i)).collect();
+    if let Some(p) = &turn.profile {
+        req.profile = Some(p.clone());
+    }
+    for kv in &turn.config {
+        if !kv.contains('=') {
+            return Err(CliError::usage(format!("-c {kv:?}: expected key=value")));
+        }
+    }
+    req.config.extend(turn.config.iter().cloned());
+    if let Some(e) = &turn.reasoning_effort {
+        req.reasoning_effort = Some(e.clone());
+    }
+    req.skip_git_repo_check |= turn.skip_git_repo_check;
+    req.ephemeral |= turn.ephemeral;
+    if let Some(o) = &turn.output_last_message {
+        if let Some(parent) = absolute(o).parent()
+            && !parent.is_dir() {
+                return Err(CliError::usage(format!(
+                    "cannot write {}: directory {} does not exist",
+                    o.display(),
+                    parent.display()
+                )));
+            }
+        req.last_message_file = Some(absolute(o));
+    }
+    req.extra_args.extend(turn.exec_args.iter().cloned());
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! `spawncodex resume`: continue a named session, a thread id, or the last session.
+
+use std::path::PathBuf;
+
+use super::schema_run::prepare_schema;
+use super::turn::{SessionPlan, TurnPlan, execute, store_err};
+use super::{Ctx, apply_turn_args, resolve_prompt};
+use crate::cli::ResumeArgs;
+use crate::client::{ExecRequest, ResumeTarget};
+use crate::error::{CliError, CliResult};
+use crate::store::{SessionRecord, SessionStore, validate_name};
+
+pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
+    let (schema, stdin_taken) = prepare_schema(&args.schema)?;
+    if args.schema.fix_strict {
+        return Ok(crate::exit::OK);
+    }
+    let mut request = ExecRequest::default();
+    let session = if let Some(name) = &args.session {
+        validate_name(name).map_err(CliError::usage)?;
+        let store = ctx.store()?;
+        let record = store
+            .get(name)
+            .map_err(store_err)?
+            .ok_or_else(|| unknown_session(&store, name))?;
+        apply_record(&mut request, &record);
+        Some(SessionPlan::Existing { name: name.clone() })
+    } else if args.last {
+        let store = ctx.store()?;
+        let all = store.list().map_err(store_err)?;
+        let record = all.into_iter().next().ok_or_else(|| {
+            CliError::usage(format!(
+                "no sessions in {}: start one with `spawncodex run --session NAME \"...\"`",
+                store.path().display()
+            ))
+        })?;
+        apply_record(&mut request, &record);
+        Some(SessionPlan::Existing { name: record.name })
+    } else if let Some(thread) = &args.thread {
+        if thread.trim().is_empty() || thread.starts_with('-') {
+            return Err(CliError::usage(format!("invalid thread id {thread:?}")));
+        }
+        request.resume = Some(ResumeTarget::Thread(thread.clone()));
+        None
+    } else {
+        return Err(CliError::usage(
+            "say what to resume: --session NAME, --thread ID or --last",
+        ));
+    };
+    apply_turn_args(&mut request, &args.turn)?;
+    request.prompt = if args.dry_run && args.prompt.is_none() {
+        "-".into()
+    } else {
+        resolve_prompt(args.prompt, stdin_taken)?
+    };
+    if let Some(dir) = &request.cwd
+        && !dir.is_dir() {
+            return Err(CliError::usage(format!(
+                "the session's directory {} no longer exists: pass -C DIR to resume elsewhere",
+                dir.display()
+            )));
+        }
+    let plan = TurnPlan {
+        request,
+        operation: if args.live { "live" } else { "resume" },
+        live: args.live,
+        session,
+        reliability: args.reliability,
+        repair: args.schema.repair,
+        compact: args.schema.compact,
+        schema,
+        dry_run: args.dry_run,
+    };
+    execute(ctx, plan).await
+}
+
+/// Re-apply what the session was started with, in a form `exec resume` accepts.
+fn apply_record(req: &mut ExecRequest, rec: &SessionRecord) {
+    req.resume = Some(ResumeTarget::Thread(rec.thread_id.clone()));
+    req.cwd = rec.cwd.as_ref().map(PathBuf::from);
+    let o = &rec.options;
+    req.model = o.model.clone();
+    req.sandbox = o.sandbox;
+    req.profile = o.profile.clone();
+    req.config = o.config.clone();
+    req.add_dirs = o.add_dirs.iter().map(PathBuf::from).collect();
+    req.reasoning_effort = o.reasoning_effort.clone();
+    req.skip_git_repo_check = o.skip_git_repo_check;
+}
+
+fn unknown_session(store: &impl SessionStore, name: &str) -> CliError {
+    let names: Vec<String> = store
+        .list()
+        .map(|all| all.into_iter().map(|r| r.name).collect())
+        .unwrap_or_default();
+    let mut close: Vec<(usize, &String)> = names
+        .iter()
+        .map(|n| (edit_distance(n, name), n))
+        .filter(|(d, n)| {
+            *d <= 3.max(name.len() / 3) || n.contains(name) || name.contains(n.as_str())
+        })
+        .collect();
+    close.sort();
+    let hint = if close.is_empty() {
+        if names.is_empty() {
+            "there are no sessions yet".to_string()
+        } else {
+            "see `spawncodex sessions list`".to_string()
+        }
+    } else {
+        format!(
+            "did you mean {}?",
+            close
+                .iter()
+                .take(3)
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    CliError::usage(format!("no session named {name:?}: {hint}"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

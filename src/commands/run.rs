@@ -1,0 +1,56 @@
+//! `spawncodex run` and `spawncodex live`.
+
+use super::turn::{SessionPlan, TurnPlan, execute};
+use super::{Ctx, apply_turn_args, resolve_prompt};
+use crate::cli::RunArgs;
+use crate::client::ExecRequest;
+use crate::error::{CliError, CliResult};
+use crate::schema::PreparedSchema;
+use crate::store::validate_name;
+
+pub async fn run(ctx: &Ctx, args: RunArgs, live: bool) -> CliResult<u8> {
+    let plan = plan_new_turn(args, if live { "live" } else { "run" }, live, None, false)?;
+    execute(ctx, plan).await
+}
+
+/// A new (not resumed) turn from run options; shared with `schema-run`.
+pub fn plan_new_turn(
+    args: RunArgs,
+    operation: &'static str,
+    live: bool,
+    schema: Option<(PreparedSchema, u32, bool)>,
+    stdin_taken: bool,
+) -> CliResult<TurnPlan> {
+    let session = match &args.session {
+        Some(name) => {
+            validate_name(name).map_err(CliError::usage)?;
+            Some(SessionPlan::New {
+                name: name.clone(),
+                replace: args.replace,
+            })
+        }
+        None => None,
+    };
+    let mut request = ExecRequest::default();
+    apply_turn_args(&mut request, &args.turn)?;
+    request.prompt = if args.dry_run && args.prompt.is_none() {
+        "-".into()
+    } else {
+        resolve_prompt(args.prompt, stdin_taken)?
+    };
+    let (schema, repair, compact) = match schema {
+        Some((s, r, c)) => (Some(s), r, c),
+        None => (None, 0, false),
+    };
+    Ok(TurnPlan {
+        request,
+        operation,
+        live,
+        session,
+        reliability: args.reliability,
+        schema,
+        repair,
+        compact,
+        dry_run: args.dry_run,
+    })
+}

@@ -1,0 +1,322 @@
+//! `spawncodex sessions list|show|rm|import`.
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap_complete::engine::CompletionCandidate;
+
+use super::Ctx;
+use super::turn::store_err;
+use crate::cli::SessionsCommand;
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::render::human::fmt_usage;
+use crate::store::import::parse_seed_file;
+use crate::store::record::now_secs;
+use crate::store::{FileStore, SessionRecord, SessionStore, validate_name};
+
+pub fn sessions(ctx: &Ctx, cmd: SessionsCommand) -> CliResult<u8> {
+    let store = ctx.store()?;
+    match cmd {
+        SessionsCommand::List { json } => list(&store, json || ctx.global.jsonl),
+        SessionsCommand::Show { name, json } => show(&store, &name, json || ctx.global.jsonl),
+        SessionsCommand::Rm { names, all, yes } => rm(&store, &names, all, yes),
+        SessionsCommand::Import { file, force } => import(&store, &file, force),
+    }
+}
+
+fn out(text: &str) -> CliResult<u8> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OUTPUT_CLOSED),
+        _ => Ok(exit::OK),
+    }
+}
+
+fn list(store: &FileStore, json: bool) -> CliResult<u8> {
+    let records = store.list().map_err(store_err)?;
+    if json {
+        let summary: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "thread_id": r.thread_id,
+                    "created_at": r.created_at,
+                    "updated_at": r.updated_at,
+                    "cwd": r.cwd,
+                    "turns": r.turns,
+                    "succeeded": r.succeeded,
+                    "failed": r.failed,
+                    "last_status": r.last_status,
+                    "model": r.options.model,
+                    "sandbox": r.options.sandbox,
+                    "total_usage": r.total_usage,
+                })
+            })
+            .collect();
+        let mut text =
+            serde_json::to_string(&summary).map_err(|e| CliError::usage(e.to_string()))?;
+        text.push('\n');
+        return out(&text);
+    }
+    if records.is_empty() {
+        eprintln!(
+            "no sessions yet ({}); start one with `spawncodex run --session NAME \"...\"`",
+            store.path().display()
+        );
+        return Ok(exit::OK);
+    }
+    let now = now_secs();
+    let rows: Vec<[String; 6]> = records
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                short_id(&r.thread_id),
+                r.turns.to_string(),
+                r.last_status
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "-".into()),
+                relative_time(now, r.updated_at),
+                r.cwd.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "THREAD", "TURNS", "STATUS", "USED", "DIRECTORY"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    let fmt_row = |cells: &[&str]| {
+        let mut line = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        line.push('\n');
+        line
+    };
+    text.push_str(&fmt_row(&header));
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        text.push_str(&fmt_row(&cells));
+    }
+    out(&text)
+}
+
+fn show(store: &FileStore, name: &str, json: bool) -> CliResult<u8> {
+    validate_name(name).map_err(CliError::usage)?;
+    let record = store.get(name).map_err(store_err)?.ok_or_else(|| {
+        CliError::usage(format!(
+            "no session named {name:?}: see `spawncodex sessions list`"
+        ))
+    })?;
+    if json {
+        let mut text =
+            serde_json::to_string_pretty(&record).map_err(|e| CliError::usage(e.to_string()))?;
+        text.push('\n');
+        return out(&text);
+    }
+    out(&describe(&record))
+}
+
+fn describe(r: &SessionRecord) -> String {
+    let now = now_secs();
+    let mut t = String::new();
+    t.push_str(&format!("name:       {}\n", r.name));
+    t.push_str(&format!("thread:     {}\n", r.thread_id));
+    t.push_str(&format!(
+        "directory:  {}\n",
+        r.cwd.as_deref().unwrap_or("-")
+    ));
+    t.push_str(&format!(
+        "created:    {}\n",
+        relative_time(now, r.created_at)
+    ));
+    t.push_str(&format!(
+        "last used:  {}\n",
+        relative_time(now, r.updated_at)
+    ));
+    let o = &r.options;
+    t.push_str(&format!(
+        "model:      {}\n",
+        o.model.as_deref().unwrap_or("(codex default)")
+    ));
+    t.push_str(&format!(
+        "sandbox:    {}\n",
+        o.sandbox.map(|s| s.as_str()).unwrap_or("(codex default)")
+    ));
+    if let Some(p) = &o.profile {
+        t.push_str(&format!("profile:    {p}\n"));
+    }
+    if let Some(e) = &o.reasoning_effort {
+        t.push_str(&format!("reasoning:  {e}\n"));
+    }
+    for c in &o.config {
+        t.push_str(&format!("config:     {c}\n"));
+    }
+    for d in &o.add_dirs {
+        t.push_str(&format!("add-dir:    {d}\n"));
+    }
+    t.push_str(&format!(
+        "turns:      {} ({} succeeded, {} failed), last {}\n",
+        r.turns,
+        r.succeeded,
+        r.failed,
+        r.last_status.map(|s| s.as_str()).unwrap_or("-")
+    ));
+    t.push_str(&format!("usage:      {}\n", fmt_usage(&r.total_usage)));
+    if let Some(from) = &r.imported_from {
+        t.push_str(&format!("imported:   {from}\n"));
+    }
+    if !r.history.is_empty() {
+        t.push_str("history:\n");
+        for turn in &r.history {
+            t.push_str(&format!(
+                "  {:>9}  {:<10} {:<11} exit {:<3} {:>7}  {}\n",
+                relative_time(now, turn.at),
+                turn.operation,
+                turn.status.as_str(),
+                turn.exit_code,
+                crate::render::human::fmt_duration(std::time::Duration::from_millis(
+                    turn.duration_ms
+                )),
+                one_line(&turn.prompt_preview, 60)
+            ));
+            if let Some(a) = &turn.answer_preview {
+                t.push_str(&format!("             → {}\n", one_line(a, 70)));
+            } else if let Some(e) = &turn.error {
+                t.push_str(&format!("             ✗ {}\n", one_line(e, 70)));
+            }
+        }
+    }
+    t
+}
+
+fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8> {
+    if all {
+        if !yes {
+            return Err(CliError::usage(
+                "sessions rm --all removes every session: add --yes to confirm",
+            ));
+        }
+        let n = store.clear().map_err(store_err)?;
+        eprintln!("removed {n} session{}", if n == 1 { "" } else { "s" });
+        return Ok(exit::OK);
+    }
+    for name in names {
+        validate_name(name).map_err(CliError::usage)?;
+    }
+    let removed = store.remove(names).map_err(store_err)?;
+    let missing: Vec<&String> = names.iter().filter(|n| !removed.contains(n)).collect();
+    for name in &removed {
+        eprintln!("removed {name}");
+    }
+    if missing.is_empty() {
+        Ok(exit::OK)
+    } else {
+        Err(CliError::new(
+            exit::FAILED,
+            format!(
+                "no session named {}",
+                missing
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+}
+
+fn import(store: &FileStore, file: &std::path::Path, force: bool) -> CliResult<u8> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
+    let parsed = parse_seed_file(&bytes)
+        .map_err(|why| CliError::usage(format!("cannot import {}: {why}", file.display())))?;
+    for (name, why) in &parsed.rejected {
+        eprintln!("skipped {name:?}: {why}");
+    }
+    let (added, skipped) = store.merge(parsed.records, force).map_err(store_err)?;
+    eprintln!(
+        "imported {} session{} from {} ({})",
+        added.len(),
+        if added.len() == 1 { "" } else { "s" },
+        file.display(),
+        parsed.format
+    );
+    if !skipped.is_empty() {
+        return Err(CliError::new(
+            exit::FAILED,
+            format!(
+                "not imported, the name exists already (use --force to overwrite): {}",
+                skipped.join(", ")
+            ),
+        ));
+    }
+    Ok(exit::OK)
+}
+
+fn short_id(id: &str) -> String {
+    id.chars().take(13).collect()
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::store::record::preview(&flat, max)
+}
+
+/// "3m ago", "2h ago", "5d ago".
+pub fn relative_time(now: u64, then: u64) -> String {
+    let d = now.saturating_sub(then);
+    match d {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{}m ago", d / 60),
+        3600..=86_399 => format!("{}h ago", d / 3600),
+        _ => format!("{}d ago", d / 86_400),
+    }
+}
+
+/// Session names for shell completion (dynamic; read from the user's store).
+pub fn name_candidates() -> Vec<CompletionCandidate> {
+    let path = completion_store_path();
+    let Some(path) = path else { return Vec::new() };
+    FileStore::new(path)
+        .list()
+        .map(|all| {
+            all.into_iter()
+                .map(|r| {
+                    let help = format!("{} turns, {}", r.turns, r.cwd.unwrap_or_default());
+                    CompletionCandidate::new(OsString::from(r.name)).help(Some(help.into()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The store a completion request refers to: `--store FILE` on the line being completed,
+/// else `SPAWNCODEX_STORE`, else the default.
+fn completion_store_path() -> Option<std::path::PathBuf> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--store")
+        && let Some(p) = args.get(i + 1) {
+            return Some(p.into());
+        }
+    if let Some(p) = args.iter().find_map(|a| a.strip_prefix("--store=")) {
+        return Some(p.into());
+    }
+    if let Some(p) = std::env::var_os("SPAWNCODEX_STORE").filter(|v| !v.is_empty()) {
+        return Some(p.into());
+    }
+    FileStore::default_path()
+}

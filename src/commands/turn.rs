@@ -1,0 +1,429 @@
+//! Running one turn for any subcommand: renderer, signals, sessions, schema check, exit code.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Ctx;
+use crate::cli::ReliabilityArgs;
+use crate::client::argv::{shell_quote, shell_quote_line};
+use crate::client::{
+    CancelRequest, ClientEvent, CodexLine, ExecRequest, LineKind, Observer, Outcome, ResumeTarget,
+    RetryPolicy, RunOptions, StopReason, ThreadEvent, TurnStatus,
+};
+use crate::error::{CliError, CliResult};
+use crate::exit;
+use crate::render::human::{HumanOptions, HumanRenderer};
+use crate::render::jsonl::JsonlRenderer;
+use crate::render::style;
+use crate::render::tee::Tee;
+use crate::render::{Renderer, Report};
+use crate::schema::{self, PreparedSchema};
+use crate::store::{FileStore, SessionOptions, SessionRecord, SessionStore, TurnInput};
+
+/// A named session for this turn.
+#[derive(Debug)]
+pub enum SessionPlan {
+    /// Start a new thread and save it under this name.
+    New { name: String, replace: bool },
+    /// Continue the named session (the request already resumes its thread).
+    Existing { name: String },
+}
+
+impl SessionPlan {
+    fn name(&self) -> &str {
+        match self {
+            SessionPlan::New { name, .. } | SessionPlan::Existing { name } => name,
+        }
+    }
+}
+
+/// Everything a subcommand decided; [`execute`] does the rest.
+pub struct TurnPlan {
+    pub request: ExecRequest,
+    /// run, live, resume or schema-run: recorded in session history.
+    pub operation: &'static str,
+    pub live: bool,
+    pub session: Option<SessionPlan>,
+    pub reliability: ReliabilityArgs,
+    pub schema: Option<PreparedSchema>,
+    pub repair: u32,
+    pub compact: bool,
+    pub dry_run: bool,
+}
+
+/// The `--dry-run` line: the exact codex command (with a `cd` when codex runs elsewhere).
+pub fn dry_run_line(ctx: &Ctx, req: &ExecRequest) -> String {
+    let client = ctx.client_for_display();
+    let line = shell_quote_line(client.command_line(req));
+    match (&req.resume, &req.cwd) {
+        (Some(_), Some(dir)) => format!("cd {} && {line}", shell_quote(&dir.to_string_lossy())),
+        _ => line,
+    }
+}
+
+pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> {
+    let secs = |v: Option<f64>, flag: &str| -> CliResult<Option<Duration>> {
+        match v {
+            None => Ok(None),
+            Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+            Some(s) => Err(CliError::usage(format!(
+                "{flag} {s}: expected a number of seconds ≥ 0"
+            ))),
+        }
+    };
+    let defaults = RetryPolicy::default();
+    let retry = RetryPolicy {
+        max_attempts: r.retries.unwrap_or(0).saturating_add(1),
+        initial_backoff: secs(r.backoff, "--backoff")?.unwrap_or(defaults.initial_backoff),
+        multiplier: r.backoff_multiplier.unwrap_or(defaults.multiplier),
+        max_backoff: secs(r.max_backoff, "--max-backoff")?.unwrap_or(defaults.max_backoff),
+        jitter: match r.jitter {
+            Some(j) if !(0.0..=1.0).contains(&j) => {
+                return Err(CliError::usage(format!(
+                    "--jitter {j}: expected a ratio between 0 and 1"
+                )));
+            }
+            Some(j) => j,
+            None => defaults.jitter,
+        },
+        max_total: secs(r.retry_window, "--retry-window")?,
+    };
+    let timeout = secs(r.timeout, "--timeout")?.filter(|d| !d.is_zero());
+    let idle_timeout = secs(r.idle_timeout, "--idle-timeout")?.filter(|d| !d.is_zero());
+    Ok(RunOptions {
+        retry,
+        timeout,
+        idle_timeout,
+        grace: secs(r.grace, "--grace")?.unwrap_or(Duration::from_secs(3)),
+        retry_fresh: r.retry_fresh,
+        echo_stderr: verbose,
+        cancel: None,
+    })
+}
+
+/// Ctrl-C → stop gracefully (a second one kills); SIGTERM → stop gracefully.
+fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = watch::channel(CancelRequest::None);
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        let mut interrupts = 0;
+        loop {
+            tokio::select! {
+                Some(()) = int.recv() => {
+                    interrupts += 1;
+                    let _ = tx.send(if interrupts == 1 { CancelRequest::Stop(StopReason::Interrupt) } else { CancelRequest::Kill });
+                }
+                Some(()) = term.recv() => {
+                    let _ = tx.send(CancelRequest::Stop(StopReason::Terminate));
+                }
+                else => break,
+            }
+        }
+    });
+    Ok(rx)
+}
+
+fn make_renderer(ctx: &Ctx, live: bool) -> CliResult<Box<dyn Renderer>> {
+    let g = &ctx.global;
+    let base: Box<dyn Renderer> = if g.jsonl {
+        Box::new(JsonlRenderer::stdout())
+    } else {
+        Box::new(HumanRenderer::new(HumanOptions {
+            live,
+            color: style::stderr_color(g.color),
+            spinner: style::stderr_interactive(),
+            verbose: g.verbose,
+            quiet: g.quiet,
+        }))
+    };
+    match &g.events_file {
+        Some(path) => Tee::open(base, path)
+            .map(|t| Box::new(t) as Box<dyn Renderer>)
+            .map_err(|e| {
+                CliError::usage(format!("cannot open --events-file {}: {e}", path.display()))
+            }),
+        None => Ok(base),
+    }
+}
+
+/// Wraps the renderer: saves a new session the moment codex reports its thread id, so a crash
+/// later still leaves the session behind.
+struct SessionSaver<'a> {
+    inner: &'a mut dyn Renderer,
+    store: Option<&'a FileStore>,
+    pending: Option<SessionRecord>,
+    replace: bool,
+    saved: bool,
+}
+
+impl Observer for SessionSaver<'_> {
+    fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()> {
+        if line.kind() == LineKind::ThreadStarted && !self.saved
+            && let (Some(store), Some(ThreadEvent::ThreadStarted { thread_id })) =
+                (self.store, line.event())
+                && let Some(mut record) = self.pending.take() {
+                    record.thread_id = thread_id.clone();
+                    let name = record.name.clone();
+                    match store.insert(record, self.replace) {
+                        Ok(()) => {
+                            self.saved = true;
+                            self.inner.client_event(&ClientEvent::SessionUpdated {
+                                name,
+                                thread_id: thread_id.clone(),
+                                turns: 0,
+                                last_status: "started".into(),
+                            })?;
+                        }
+                        Err(e) => self.inner.client_event(&ClientEvent::Warning {
+                            message: format!("session {name:?} not saved: {e}"),
+                        })?,
+                    }
+                }
+        self.inner.codex_line(line)
+    }
+
+    fn client_event(&mut self, event: &ClientEvent) -> io::Result<()> {
+        self.inner.client_event(event)
+    }
+
+    fn batch_end(&mut self) -> io::Result<()> {
+        self.inner.batch_end()
+    }
+}
+
+/// The exit code for an outcome.
+pub fn exit_code_for(outcome: &Outcome) -> u8 {
+    match outcome.status {
+        TurnStatus::Completed => exit::OK,
+        TurnStatus::Failed | TurnStatus::Incomplete => exit::FAILED,
+        TurnStatus::TimedOut => exit::TIMED_OUT,
+        TurnStatus::Interrupted => match outcome.stopped {
+            Some(StopReason::Terminate) => exit::TERMINATED,
+            Some(StopReason::OutputClosed) => exit::OUTPUT_CLOSED,
+            _ => exit::INTERRUPTED,
+        },
+    }
+}
+
+fn repair_prompt(errors: &[String]) -> String {
+    format!(
+        "Your last answer did not match the required JSON schema. Problems:\n{}\nAnswer again with only the corrected JSON.",
+        errors
+            .iter()
+            .map(|e| format!("- {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// Run the plan to its end and report; returns the exit code.
+pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
+    if let Some(schema) = &plan.schema {
+        plan.request.output_schema = Some(schema.path.clone());
+    }
+    if plan.dry_run {
+        let line = dry_run_line(ctx, &plan.request);
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{line}");
+        }
+        return Ok(exit::OK);
+    }
+    let client = ctx.client()?;
+    let store = match &plan.session {
+        Some(_) => Some(ctx.store()?),
+        None => None,
+    };
+    // A name that is taken is refused before codex starts (unless --replace).
+    if let (
+        Some(SessionPlan::New {
+            name,
+            replace: false,
+        }),
+        Some(store),
+    ) = (&plan.session, &store)
+        && store.get(name).map_err(store_err)?.is_some() {
+            return Err(CliError::usage(
+                crate::store::StoreError::Exists(name.clone()).to_string(),
+            ));
+        }
+    let mut renderer = make_renderer(ctx, plan.live)?;
+    let mut opts = run_options(
+        &plan.reliability,
+        ctx.global.verbose > 0 && !ctx.global.jsonl,
+    )?;
+    opts.cancel = Some(
+        watch_signals()
+            .map_err(|e| CliError::new(exit::FAILED, format!("cannot watch signals: {e}")))?,
+    );
+
+    let pending = match &plan.session {
+        Some(SessionPlan::New { name, .. }) => Some(SessionRecord::new(
+            name,
+            "",
+            plan.request
+                .cwd
+                .as_ref()
+                .map(|c| c.to_string_lossy().into_owned())
+                .or_else(|| {
+                    std::env::current_dir()
+                        .ok()
+                        .map(|c| c.to_string_lossy().into_owned())
+                }),
+            SessionOptions::from_request(&plan.request),
+        )),
+        _ => None,
+    };
+    let replace = matches!(plan.session, Some(SessionPlan::New { replace: true, .. }));
+    let mut saver = SessionSaver {
+        inner: renderer.as_mut(),
+        store: store.as_ref(),
+        pending,
+        replace,
+        saved: false,
+    };
+
+    let mut outcome = client
+        .run(&plan.request, &opts, &mut saver)
+        .await
+        .map_err(|e| match e {
+            crate::client::ClientError::CodexNotFound(why) => super::not_found(&why),
+            other => CliError::new(exit::FAILED, other.to_string()),
+        })?;
+    let mut report = Report {
+        compact: plan.compact || !std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        session: plan.session.as_ref().map(|s| s.name().to_string()),
+        ..Report::default()
+    };
+    let mut code = exit_code_for(&outcome);
+
+    // schema-run: check the answer; optionally ask again.
+    if let Some(schema) = &plan.schema {
+        let mut repairs_left = plan.repair;
+        loop {
+            if outcome.status != TurnStatus::Completed {
+                break;
+            }
+            let answer = outcome.final_message.clone().unwrap_or_default();
+            match schema::check_answer(schema, &answer) {
+                Ok(value) => {
+                    let _ = saver.inner.extra_json(&serde_json::json!({
+                        "type": "spawncodex.schema", "valid": true, "errors": [], "value": value,
+                    }));
+                    report.json_answer = Some(value);
+                    report.details.clear();
+                    report.error_override = None;
+                    code = exit::OK;
+                    break;
+                }
+                Err((value, errors)) => {
+                    let _ = saver.inner.extra_json(&serde_json::json!({
+                        "type": "spawncodex.schema", "valid": false, "errors": errors, "value": value,
+                    }));
+                    code = exit::SCHEMA_MISMATCH;
+                    report.error_override = Some(format!(
+                        "the answer does not match the schema ({} error{})",
+                        errors.len(),
+                        if errors.len() == 1 { "" } else { "s" }
+                    ));
+                    report.details = errors.clone();
+                    if ctx.global.verbose > 0 {
+                        report.details.push(format!("raw answer: {answer}"));
+                    }
+                    let Some(thread) = outcome.thread_id.clone().filter(|_| repairs_left > 0)
+                    else {
+                        break;
+                    };
+                    repairs_left -= 1;
+                    saver.inner.note(&format!(
+                        "answer does not match the schema; asking again ({} left)",
+                        repairs_left
+                    ));
+                    let mut again = plan.request.clone();
+                    again.resume = Some(ResumeTarget::Thread(thread));
+                    again.prompt = repair_prompt(&errors);
+                    again.images.clear();
+                    let attempts = outcome.attempts;
+                    outcome = client
+                        .run(&again, &opts, &mut saver)
+                        .await
+                        .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+                    outcome.attempts += attempts;
+                    code = exit_code_for(&outcome);
+                }
+            }
+        }
+    }
+    report.exit_code = code;
+
+    // Record the turn in the session.
+    if let (Some(session), Some(store)) = (&plan.session, &store) {
+        let name = session.name();
+        let turn = TurnInput {
+            operation: plan.operation,
+            prompt: &plan.request.prompt,
+            status: outcome.status,
+            exit_code: code,
+            duration_ms: outcome.duration.as_millis() as u64,
+            cumulative_usage: outcome.usage,
+            answer: outcome.final_message.as_deref(),
+            error: report
+                .error_override
+                .as_deref()
+                .or(outcome.error.as_deref()),
+            attempts: outcome.attempts,
+            thread_id: outcome.thread_id.as_deref(),
+        };
+        let max_history = history_limit();
+        let mut turn_slot = Some(turn);
+        let updated = store.update(name, &mut |rec| {
+            if let Some(t) = turn_slot.take() {
+                rec.record_turn(t, max_history);
+            }
+        });
+        match updated {
+            Ok(Some(rec)) => {
+                let _ = saver.inner.client_event(&ClientEvent::SessionUpdated {
+                    name: rec.name.clone(),
+                    thread_id: rec.thread_id.clone(),
+                    turns: rec.turns,
+                    last_status: outcome.status.as_str().into(),
+                });
+            }
+            Ok(None) => {
+                if matches!(session, SessionPlan::New { .. }) && outcome.thread_id.is_none() {
+                    saver.inner.note(&format!(
+                        "session {name:?} was not saved: codex never started a thread"
+                    ));
+                }
+            }
+            Err(e) => {
+                let _ = saver.inner.client_event(&ClientEvent::Warning {
+                    message: format!("session {name:?} not updated: {e}"),
+                });
+            }
+        }
+    }
+
+    match renderer.finish(&outcome, &report) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OUTPUT_CLOSED),
+        _ => Ok(report.exit_code),
+    }
+}
+
+/// `SPAWNCODEX_HISTORY` turns per session (default 20).
+fn history_limit() -> usize {
+    std::env::var("SPAWNCODEX_HISTORY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or(crate::store::record::DEFAULT_HISTORY)
+}
+
+pub fn store_err(e: crate::store::StoreError) -> CliError {
+    CliError::usage(e.to_string())
+}

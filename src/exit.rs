@@ -1,0 +1,52 @@
+//! The exit codes spawncodex documents (README, man page). One place, so they cannot drift.
+
+/// The turn completed.
+pub const OK: u8 = 0;
+/// The turn failed, codex reported an error, or the stream ended without a terminal event.
+pub const FAILED: u8 = 1;
+/// Bad usage: a bad flag or value, an empty prompt, an unknown or clashing session, a bad or
+/// non-strict schema, an unreadable session store.
+pub const USAGE: u8 = 2;
+/// `schema-run`: the answer is not JSON or does not match the schema.
+pub const SCHEMA_MISMATCH: u8 = 3;
+/// `--timeout` or `--idle-timeout` expired.
+pub const TIMED_OUT: u8 = 124;
+/// codex was not found or is not executable.
+pub const CODEX_NOT_FOUND: u8 = 127;
+/// Interrupted by Ctrl-C (SIGINT).
+pub const INTERRUPTED: u8 = 130;
+/// Our stdout was closed by its reader (`| head -1`): 128 + SIGPIPE.
+pub const OUTPUT_CLOSED: u8 = 141;
+/// Stopped by SIGTERM.
+pub const TERMINATED: u8 = 143;
+
+/// (code, meaning) for help texts and the man page.
+pub const TABLE: &[(u8, &str)] = &[
+    (OK, "the turn completed"),
+    (
+        FAILED,
+        "the turn failed, codex reported an error, or the stream ended without a result",
+    ),
+    (
+        USAGE,
+        "usage error: bad flag or value, empty prompt, unknown session, bad schema, unreadable store",
+    ),
+    (
+        SCHEMA_MISMATCH,
+        "schema-run: the answer is not JSON or does not match the schema",
+    ),
+    (TIMED_OUT, "--timeout or --idle-timeout expired"),
+    (CODEX_NOT_FOUND, "codex was not found or is not executable"),
+    (INTERRUPTED, "interrupted (SIGINT / Ctrl-C)"),
+    (OUTPUT_CLOSED, "stdout was closed by its reader"),
+    (TERMINATED, "terminated (SIGTERM)"),
+];
+
+/// The table as plain text, one code per line.
+pub fn table_text() -> String {
+    TABLE
+        .iter()
+        .map(|(code, what)| format!("  {code:>3}  {what}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

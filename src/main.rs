@@ -1,0 +1,33 @@
+//! The `spawncodex` binary: parse, dispatch, exit. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use spawncodex::cli::Cli;
+use spawncodex::commands::{self, generate::COMPLETE_VAR};
+
+fn main() -> ExitCode {
+    // Shell completion requests (`COMPLETE=bash spawncodex -- ...`) are answered and exit here.
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(COMPLETE_VAR)
+        .complete();
+    let cli = Cli::parse();
+    // One thread: the parent-death signal codex gets is tied to the thread that spawned it.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("spawncodex: error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("spawncodex: error: {e}");
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! `--events-file FILE`: a complete raw log of the run (every codex event verbatim, every
+//! client event, the result), appended as JSON Lines whatever the display mode.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Renderer, Report, result_json};
+use crate::client::{ClientEvent, CodexLine, Observer, Outcome};
+
+pub struct Tee {
+    inner: Box<dyn Renderer>,
+    log: BufWriter<File>,
+}
+
+impl Tee {
+    pub fn open(inner: Box<dyn Renderer>, path: &Path) -> io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Tee {
+            inner,
+            log: BufWriter::with_capacity(64 * 1024, file),
+        })
+    }
+
+    fn log_value<T: serde::Serialize>(&mut self, value: &T) {
+        // The log must never break the run: its errors are dropped.
+        let _ = serde_json::to_writer(&mut self.log, value);
+        let _ = self.log.write_all(b"\n");
+        let _ = self.log.flush();
+    }
+}
+
+impl Observer for Tee {
+    fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()> {
+        if line.kind().is_event() {
+            let _ = self.log.write_all(line.raw());
+            let _ = self.log.write_all(b"\n");
+        }
+        self.inner.codex_line(line)
+    }
+
+    fn client_event(&mut self, event: &ClientEvent) -> io::Result<()> {
+        self.log_value(event);
+        self.inner.client_event(event)
+    }
+
+    fn batch_end(&mut self) -> io::Result<()> {
+        let _ = self.log.flush();
+        self.inner.batch_end()
+    }
+}
+
+impl Renderer for Tee {
+    fn finish(&mut self, outcome: &Outcome, report: &Report) -> io::Result<()> {
+        self.log_value(&result_json(outcome, report));
+        self.inner.finish(outcome, report)
+    }
+
+    fn extra_json(&mut self, value: &Value) -> io::Result<()> {
+        self.log_value(value);
+        self.inner.extra_json(value)
+    }
+
+    fn note(&mut self, text: &str) {
+        self.inner.note(text)
+    }
+}

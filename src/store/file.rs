@@ -1,0 +1,387 @@
+//! The JSON file store: one file, locked for every read-modify-write, replaced atomically.
+//!
+//! Layout: `{"format":"spawncodex-sessions","version":1,"sessions":{"name":{...},...}}`. Records
+//! are kept as raw JSON while the file is rewritten, so changing one session of ten thousand
+//! parses one record, not all of them.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{SessionRecord, SessionStore, StoreError, sort_newest_first};
+
+/// The format version this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u64 = 1;
+const FORMAT_NAME: &str = "spawncodex-sessions";
+/// How long a writer waits for the lock before giving up with a clear error.
+const LOCK_WAIT: Duration = Duration::from_secs(15);
+
+pub struct FileStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct RawFile<'a> {
+    format: Option<String>,
+    version: Option<u64>,
+    #[serde(borrow, default)]
+    sessions: BTreeMap<String, &'a RawValue>,
+}
+
+/// The parsed file: records still raw, plus the ones we changed.
+struct Sessions {
+    raw: BTreeMap<String, Box<RawValue>>,
+}
+
+impl FileStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let mut lock_name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        lock_name.push(".lock");
+        let lock_path = path.with_file_name(lock_name);
+        FileStore { path, lock_path }
+    }
+
+    /// The default location: `$SPAWNCODEX_HOME/sessions.json`, else the XDG data directory
+    /// (`~/.local/share/spawncodex/sessions.json` on Linux).
+    pub fn default_path() -> Option<PathBuf> {
+        if let Some(home) = std::env::var_os("SPAWNCODEX_HOME").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(home).join("sessions.json"));
+        }
+        directories::ProjectDirs::from("", "", "spawncodex")
+            .map(|dirs| dirs.data_dir().join("sessions.json"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io_err(&self, source: io::Error) -> StoreError {
+        StoreError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn ensure_dir(&self) -> Result<(), StoreError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists() {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| self.io_err(e))?;
+            }
+        Ok(())
+    }
+
+    /// Take the exclusive lock, waiting a bounded time.
+    fn lock(&self) -> Result<File, StoreError> {
+        self.ensure_dir()?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&self.lock_path)
+            .map_err(|e| self.io_err(e))?;
+        let deadline = Instant::now() + LOCK_WAIT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) => {
+                    if Instant::now() >= deadline {
+                        return Err(StoreError::Locked {
+                            path: self.path.clone(),
+                            secs: LOCK_WAIT.as_secs(),
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(self.io_err(e)),
+            }
+        }
+    }
+
+    fn read_bytes(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        match fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    fn unreadable(&self, reason: impl Into<String>) -> StoreError {
+        StoreError::Unreadable {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn parse(&self, bytes: &[u8]) -> Result<Sessions, StoreError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            // An empty file (e.g. created by `touch`) holds no sessions.
+            return Ok(Sessions {
+                raw: BTreeMap::new(),
+            });
+        }
+        let file: RawFile = serde_json::from_slice(bytes)
+            .map_err(|e| self.unreadable(format!("not valid JSON: {e}")))?;
+        if file.format.as_deref() != Some(FORMAT_NAME) {
+            return Err(self.unreadable(
+                "not a spawncodex session store (to bring in the Python SDK's sessions, use `spawncodex sessions import FILE`)",
+            ));
+        }
+        let version = file.version.unwrap_or(0);
+        if version > FORMAT_VERSION {
+            return Err(StoreError::NewerVersion {
+                path: self.path.clone(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        // Version 1 is the first format; older versions would be migrated here, on read.
+        let raw = file
+            .sessions
+            .into_iter()
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect();
+        Ok(Sessions { raw })
+    }
+
+    fn load(&self) -> Result<Sessions, StoreError> {
+        match self.read_bytes()? {
+            Some(bytes) => self.parse(&bytes),
+            None => Ok(Sessions {
+                raw: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn decode(&self, name: &str, raw: &RawValue) -> Result<SessionRecord, StoreError> {
+        serde_json::from_str(raw.get())
+            .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))
+    }
+
+    /// Write the whole file: temp file in the same directory, fsync, rename, fsync the directory.
+    fn save(&self, sessions: &Sessions) -> Result<(), StoreError> {
+        self.ensure_dir()?;
+        let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => d.to_path_buf(),
+            None => PathBuf::from("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".sessions-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| self.io_err(e))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| self.io_err(e))?;
+        {
+            let mut w = io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
+            write!(
+                w,
+                "{{\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"sessions\":{{"
+            )
+            .map_err(|e| self.io_err(e))?;
+            for (i, (name, raw)) in sessions.raw.iter().enumerate() {
+                let key = serde_json::to_string(name).map_err(|e| self.io_err(e.into()))?;
+                let sep = if i == 0 { "\n" } else { ",\n" };
+                write!(w, "{sep}{key}:{}", raw.get()).map_err(|e| self.io_err(e))?;
+            }
+            w.write_all(b"\n}}\n").map_err(|e| self.io_err(e))?;
+            w.flush().map_err(|e| self.io_err(e))?;
+        }
+        tmp.as_file().sync_all().map_err(|e| self.io_err(e))?;
+        tmp.persist(&self.path).map_err(|e| self.io_err(e.error))?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    fn encode(&self, record: &SessionRecord) -> Result<Box<RawValue>, StoreError> {
+        serde_json::value::to_raw_value(record).map_err(|e| self.io_err(e.into()))
+    }
+
+    /// Lock, load, change, save (only if changed).
+    fn modify<T>(
+        &self,
+        f: impl FnOnce(&mut Sessions) -> Result<(T, bool), StoreError>,
+    ) -> Result<T, StoreError> {
+        let _lock = self.lock()?;
+        let mut sessions = self.load()?;
+        let (value, changed) = f(&mut sessions)?;
+        if changed {
+            self.save(&sessions)?;
+        }
+        Ok(value)
+    }
+}
+
+impl SessionStore for FileStore {
+    fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError> {
+        // Writers replace the file atomically, so a reader needs no lock.
+        let sessions = self.load()?;
+        sessions
+            .raw
+            .get(name)
+            .map(|raw| self.decode(name, raw))
+            .transpose()
+    }
+
+    fn list(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let sessions = self.load()?;
+        let mut all = sessions
+            .raw
+            .iter()
+            .map(|(name, raw)| self.decode(name, raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        sort_newest_first(&mut all);
+        Ok(all)
+    }
+
+    fn insert(&self, record: SessionRecord, replace: bool) -> Result<(), StoreError> {
+        self.modify(|s| {
+            if s.raw.contains_key(&record.name) && !replace {
+                return Err(StoreError::Exists(record.name.clone()));
+            }
+            let raw = self.encode(&record)?;
+            s.raw.insert(record.name.clone(), raw);
+            Ok(((), true))
+        })
+    }
+
+    fn update(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut SessionRecord),
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.modify(|s| {
+            let Some(raw) = s.raw.get(name) else {
+                return Ok((None, false));
+            };
+            let mut record = self.decode(name, raw)?;
+            change(&mut record);
+            let raw = self.encode(&record)?;
+            s.raw.insert(name.to_string(), raw);
+            Ok((Some(record), true))
+        })
+    }
+
+    fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+        self.modify(|s| {
+            let removed: Vec<String> = names
+                .iter()
+                .filter(|n| s.raw.remove(n.as_str()).is_some())
+                .cloned()
+                .collect();
+            let changed = !removed.is_empty();
+            Ok((removed, changed))
+        })
+    }
+
+    fn clear(&self) -> Result<usize, StoreError> {
+        self.modify(|s| {
+            let n = s.raw.len();
+            s.raw.clear();
+            Ok((n, n > 0))
+        })
+    }
+
+    fn merge(
+        &self,
+        records: Vec<SessionRecord>,
+        force: bool,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        self.modify(|s| {
+            let (mut added, mut skipped) = (Vec::new(), Vec::new());
+            for r in records {
+                if s.raw.contains_key(&r.name) && !force {
+                    skipped.push(r.name);
+                } else {
+                    let raw = self.encode(&r)?;
+                    s.raw.insert(r.name.clone(), raw);
+                    added.push(r.name);
+                }
+            }
+            let changed = !added.is_empty();
+            Ok(((added, skipped), changed))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SessionOptions;
+
+    #[test]
+    fn round_trip_and_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sub/sessions.json"));
+        store
+            .insert(
+                SessionRecord::new("a", "t1", None, SessionOptions::default()),
+                false,
+            )
+            .unwrap();
+        assert!(matches!(
+            store.insert(
+                SessionRecord::new("a", "t2", None, SessionOptions::default()),
+                false
+            ),
+            Err(StoreError::Exists(_))
+        ));
+        assert_eq!(store.get("a").unwrap().unwrap().thread_id, "t1");
+        let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = fs::metadata(dir.path().join("sub"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dmode, 0o700);
+        assert_eq!(
+            store.remove(&["a".into(), "b".into()]).unwrap(),
+            vec!["a".to_string()]
+        );
+        assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_corrupt_and_newer_files_without_touching_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        for content in [
+            &b"{not json"[..],
+            br#"{"format":"spawncodex-sessions","version":99,"sessions":{}}"#,
+            br#"{"a":"b"}"#,
+        ] {
+            fs::write(&path, content).unwrap();
+            let store = FileStore::new(&path);
+            let err = store.insert(
+                SessionRecord::new("x", "t", None, SessionOptions::default()),
+                false,
+            );
+            assert!(matches!(
+                err,
+                Err(StoreError::Unreadable { .. } | StoreError::NewerVersion { .. })
+            ));
+            assert_eq!(fs::read(&path).unwrap(), content);
+        }
+    }
+}

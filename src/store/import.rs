@@ -1,0 +1,168 @@
+//! Reading the Python seed SDK's session files (`JsonFileSessionStore`): its legacy
+//! `{"name": "thread-id"}` map and its `schema_version: 2` records file.
+
+use serde_json::Value;
+
+use super::record::{SessionOptions, SessionRecord, TurnRecord, now_secs, validate_name};
+use crate::client::TurnStatus;
+
+/// What an import found: records to merge and names that could not be taken, with why.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub records: Vec<SessionRecord>,
+    pub rejected: Vec<(String, String)>,
+    pub format: &'static str,
+}
+
+/// Parse a seed session file. `Err` is one line saying why the file is not one.
+pub fn parse_seed_file(bytes: &[u8]) -> Result<Parsed, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Value::Object(top) = value else {
+        return Err("expected a JSON object".into());
+    };
+    if let Some(version) = top.get("schema_version") {
+        if version.as_u64() != Some(2) {
+            return Err(format!(
+                "unsupported schema_version {version} (only 2 is known)"
+            ));
+        }
+        let Some(Value::Object(records)) = top.get("records") else {
+            return Err("schema_version 2 file without a \"records\" object".into());
+        };
+        let mut out = Parsed {
+            format: "python-sdk-v2",
+            ..Parsed::default()
+        };
+        for (name, rec) in records {
+            match v2_record(name, rec) {
+                Ok(r) => out.records.push(r),
+                Err(why) => out.rejected.push((name.clone(), why)),
+            }
+        }
+        return Ok(out);
+    }
+    if top.values().all(Value::is_string) {
+        let mut out = Parsed {
+            format: "python-sdk-legacy",
+            ..Parsed::default()
+        };
+        let now = now_secs();
+        for (name, id) in &top {
+            let id = id.as_str().unwrap_or_default();
+            if let Err(why) = validate_name(name) {
+                out.rejected.push((name.clone(), why));
+                continue;
+            }
+            if id.trim().is_empty() {
+                out.rejected.push((name.clone(), "empty thread id".into()));
+                continue;
+            }
+            let mut r = SessionRecord::new(name, id, None, SessionOptions::default());
+            r.created_at = now;
+            r.updated_at = now;
+            r.imported_from = Some(out.format.into());
+            out.records.push(r);
+        }
+        return Ok(out);
+    }
+    Err("neither the Python SDK's legacy {\"name\": \"thread-id\"} map nor its schema_version 2 file".into())
+}
+
+fn secs(v: Option<&Value>) -> u64 {
+    v.and_then(Value::as_f64)
+        .map(|f| f.max(0.0) as u64)
+        .unwrap_or_else(now_secs)
+}
+
+fn status(v: Option<&Value>) -> Option<TurnStatus> {
+    match v.and_then(Value::as_str)? {
+        "completed" => Some(TurnStatus::Completed),
+        "failed" => Some(TurnStatus::Failed),
+        "interrupted" => Some(TurnStatus::Interrupted),
+        _ => Some(TurnStatus::Incomplete),
+    }
+}
+
+fn v2_record(name: &str, rec: &Value) -> Result<SessionRecord, String> {
+    validate_name(name)?;
+    let id = rec
+        .get("session_id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or("no session_id")?;
+    let mut r = SessionRecord::new(name, id, None, SessionOptions::default());
+    r.created_at = secs(rec.get("created_at"));
+    r.updated_at = secs(rec.get("updated_at"));
+    r.last_status = status(rec.get("last_turn_status"));
+    r.turns = rec.get("turn_count").and_then(Value::as_u64).unwrap_or(0);
+    r.succeeded = rec
+        .get("success_count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    r.failed = rec
+        .get("failure_count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    r.imported_from = Some("python-sdk-v2".into());
+    if let Some(Value::Array(turns)) = rec.get("turns") {
+        for t in turns {
+            let rc = t.get("return_code").and_then(Value::as_i64).unwrap_or(0);
+            r.history.push(TurnRecord {
+                at: secs(t.get("timestamp")),
+                operation: t
+                    .get("operation")
+                    .and_then(Value::as_str)
+                    .unwrap_or("run")
+                    .to_string(),
+                prompt_preview: t
+                    .get("prompt_preview")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                status: status(t.get("turn_status")).unwrap_or(TurnStatus::Incomplete),
+                exit_code: rc.clamp(0, 255) as u8,
+                duration_ms: t
+                    .get("duration_seconds")
+                    .and_then(Value::as_f64)
+                    .map(|s| (s * 1000.0) as u64)
+                    .unwrap_or(0),
+                usage: None,
+                answer_preview: t
+                    .get("message_preview")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                attempts: 1,
+                error: None,
+            });
+        }
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_map() {
+        let p = parse_seed_file(br#"{"plan": "abc-123", "../bad": "x"}"#).unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].thread_id, "abc-123");
+        assert_eq!(p.rejected.len(), 1);
+    }
+
+    #[test]
+    fn v2_file() {
+        let p = parse_seed_file(
+            br#"{"records":{"plan":{"created_at":1795468191.62,"updated_at":1795468311.65,"failure_count":0,"success_count":5,"turn_count":5,"last_turn_status":"completed","session_id":"abc-123","session_name":"plan","turns":[{"timestamp":1795468251.63,"operation":"resume","prompt_preview":"turn 1","return_code":0,"turn_status":"completed","duration_seconds":30.0,"message_preview":"hi there"}]}},"schema_version":2}"#,
+        )
+        .unwrap();
+        let r = &p.records[0];
+        assert_eq!(
+            (r.name.as_str(), r.thread_id.as_str(), r.turns),
+            ("plan", "abc-123", 5)
+        );
+        assert_eq!(r.history[0].duration_ms, 30_000);
+        assert!(parse_seed_file(b"[1]").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! Named sessions: a [`SessionStore`] trait, an in-memory store, and the JSON file store the CLI
+//! uses, which never loses a session.
+
+pub mod file;
+pub mod import;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+pub use file::FileStore;
+pub use record::{SessionOptions, SessionRecord, TurnInput, TurnRecord, validate_name};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "session store {path} cannot be read ({reason}); it was left untouched: fix or move it, or use --store FILE"
+    )]
+    Unreadable { path: PathBuf, reason: String },
+    #[error(
+        "session store {path} has format version {found}, newer than this spawncodex understands ({supported}); it was left untouched: upgrade spawncodex or use --store FILE"
+    )]
+    NewerVersion {
+        path: PathBuf,
+        found: u64,
+        supported: u64,
+    },
+    #[error(
+        "session store {path} is locked by another spawncodex for more than {secs}s; try again"
+    )]
+    Locked { path: PathBuf, secs: u64 },
+    #[error("session store {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "session {0:?} already exists: continue it with `spawncodex resume --session {0}`, or start over with --replace"
+    )]
+    Exists(String),
+}
+
+/// Where sessions live. Every method is one consistent step: a reader never sees half a write,
+/// and two writers never lose each other's changes.
+pub trait SessionStore {
+    fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Every record, most recently updated first.
+    fn list(&self) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Add a record; an existing name is an error unless `replace`.
+    fn insert(&self, record: SessionRecord, replace: bool) -> Result<(), StoreError>;
+    /// Change one record in place; `None` if there is no such name.
+    fn update(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut SessionRecord),
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Remove these names; returns the ones that were there.
+    fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Remove everything; returns how many.
+    fn clear(&self) -> Result<usize, StoreError>;
+    /// Merge records; existing names are skipped unless `force`. Returns (added, skipped).
+    fn merge(
+        &self,
+        records: Vec<SessionRecord>,
+        force: bool,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError>;
+}
+
+/// A store in memory, for library users and tests.
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<BTreeMap<String, SessionRecord>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SessionRecord>> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.lock().get(name).cloned())
+    }
+
+    fn list(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut all: Vec<SessionRecord> = self.lock().values().cloned().collect();
+        sort_newest_first(&mut all);
+        Ok(all)
+    }
+
+    fn insert(&self, record: SessionRecord, replace: bool) -> Result<(), StoreError> {
+        let mut map = self.lock();
+        if map.contains_key(&record.name) && !replace {
+            return Err(StoreError::Exists(record.name));
+        }
+        map.insert(record.name.clone(), record);
+        Ok(())
+    }
+
+    fn update(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut SessionRecord),
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut map = self.lock();
+        Ok(map.get_mut(name).map(|r| {
+            change(r);
+            r.clone()
+        }))
+    }
+
+    fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut map = self.lock();
+        Ok(names
+            .iter()
+            .filter(|n| map.remove(n.as_str()).is_some())
+            .cloned()
+            .collect())
+    }
+
+    fn clear(&self) -> Result<usize, StoreError> {
+        let mut map = self.lock();
+        let n = map.len();
+        map.clear();
+        Ok(n)
+    }
+
+    fn merge(
+        &self,
+        records: Vec<SessionRecord>,
+        force: bool,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let mut map = self.lock();
+        let (mut added, mut skipped) = (Vec::new(), Vec::new());
+        for r in records {
+            if map.contains_key(&r.name) && !force {
+                skipped.push(r.name);
+            } else {
+                added.push(r.name.clone());
+                map.insert(r.name.clone(), r);
+            }
+        }
+        Ok((added, skipped))
+    }
+}
+
+pub(crate) fn sort_newest_first(records: &mut [SessionRecord]) {
+    records.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+}
