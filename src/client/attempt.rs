@@ -33,6 +33,8 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(300);
 const READ_CHUNK: usize = 256 * 1024;
 /// A buffer that grew for one huge line is shrunk back above this size.
 const SHRINK_ABOVE: usize = 4 * 1024 * 1024;
+/// How often a silent run checks whether its output was closed.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
 
 pub(crate) struct AttemptSpec<'a> {
     pub program: &'a Path,
@@ -212,26 +214,30 @@ pub(crate) async fn run_attempt(
     let mut eof = stdout.is_none();
     let mut idle_deadline = spec.idle_timeout.map(|d| Instant::now() + d);
     let mut drain_deadline: Option<Instant> = None;
+    let mut next_probe = Instant::now() + PROBE_EVERY;
 
     if let Err(e) = on_spawn(pid, observer)
-        && e.kind() == io::ErrorKind::BrokenPipe {
-            stop = Some(StopReason::OutputClosed);
-        }
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        stop = Some(StopReason::OutputClosed);
+    }
 
     while stop.is_none() && !(eof && exit.is_some()) {
         // The nearest clock that can end the wait.
         let mut wake: Option<(Instant, Wake)> = None;
         let mut consider = |at: Option<Instant>, what: Wake| {
             if let Some(at) = at
-                && wake.is_none_or(|(w, _)| at < w) {
-                    wake = Some((at, what));
-                }
+                && wake.is_none_or(|(w, _)| at < w)
+            {
+                wake = Some((at, what));
+            }
         };
         consider(spec.deadline, Wake::Deadline);
         if exit.is_none() {
             consider(idle_deadline, Wake::Idle);
         }
         consider(drain_deadline, Wake::Drain);
+        consider(Some(next_probe), Wake::Probe);
         let cancel_open = cancel.is_some();
 
         tokio::select! {
@@ -253,6 +259,12 @@ pub(crate) async fn run_attempt(
                 match wake.map(|(_, what)| what) {
                     Some(Wake::Deadline) => stop = Some(StopReason::Timeout),
                     Some(Wake::Idle) => stop = Some(StopReason::IdleTimeout),
+                    Some(Wake::Probe) => {
+                        if observer.output_closed() {
+                            stop = Some(StopReason::OutputClosed);
+                        }
+                        next_probe = Instant::now() + PROBE_EVERY;
+                    }
                     // codex is gone; whoever still holds its stdout does not get to keep us.
                     Some(Wake::Drain) | None => eof = true,
                 }
@@ -291,18 +303,19 @@ pub(crate) async fn run_attempt(
 
     if stop.is_none()
         && let Some(rest) = lines.take_rest()
-            && handle_line(&rest, &mut tracker, observer)
-                .and_then(|()| observer.batch_end())
-                .is_err()
-            {
-                stop = Some(StopReason::OutputClosed);
-            }
+        && handle_line(&rest, &mut tracker, observer)
+            .and_then(|()| observer.batch_end())
+            .is_err()
+    {
+        stop = Some(StopReason::OutputClosed);
+    }
     drop(stdout);
 
     if let Some(reason) = stop
-        && exit.is_none() {
-            exit = terminate(&mut child, pid, reason, kill_now, spec.grace, cancel).await;
-        }
+        && exit.is_none()
+    {
+        exit = terminate(&mut child, pid, reason, kill_now, spec.grace, cancel).await;
+    }
     if exit.is_none() {
         exit = child.wait().await.ok();
     }
@@ -328,6 +341,7 @@ enum Wake {
     Deadline,
     Idle,
     Drain,
+    Probe,
 }
 
 /// Signal codex's group, give it `grace`, then SIGKILL. A `Kill` request cuts the grace short.

@@ -46,9 +46,10 @@ pub fn classify(line: &[u8]) -> LineKind {
     }
     if let Some(rest) = line.strip_prefix(TYPE_PREFIX) {
         if line.last() == Some(&b'}')
-            && let Some(end) = memchr::memchr(b'"', rest) {
-                return kind_of(&rest[..end]);
-            }
+            && let Some(end) = memchr::memchr(b'"', rest)
+        {
+            return kind_of(&rest[..end]);
+        }
         return LineKind::Malformed;
     }
     // Not codex's usual shape: ask a real parser for the type.

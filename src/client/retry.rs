@@ -70,9 +70,10 @@ impl RetryPolicy {
             return None;
         }
         if let Some(window) = self.max_total
-            && elapsed >= window {
-                return None;
-            }
+            && elapsed >= window
+        {
+            return None;
+        }
         let exp = self.multiplier.powi(attempt.saturating_sub(1) as i32);
         let mut d = (self.initial_backoff.as_secs_f64() * exp).min(self.max_backoff.as_secs_f64());
         if d > 0.0 && self.jitter > 0.0 {

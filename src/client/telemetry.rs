@@ -83,6 +83,11 @@ pub trait Observer {
     fn batch_end(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Has the consumer of our output gone away (e.g. a closed pipe)? Polled while codex is
+    /// silent, so `| head -1` stops codex without waiting for its next line.
+    fn output_closed(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.

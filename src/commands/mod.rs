@@ -167,13 +167,14 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
     req.ephemeral |= turn.ephemeral;
     if let Some(o) = &turn.output_last_message {
         if let Some(parent) = absolute(o).parent()
-            && !parent.is_dir() {
-                return Err(CliError::usage(format!(
-                    "cannot write {}: directory {} does not exist",
-                    o.display(),
-                    parent.display()
-                )));
-            }
+            && !parent.is_dir()
+        {
+            return Err(CliError::usage(format!(
+                "cannot write {}: directory {} does not exist",
+                o.display(),
+                parent.display()
+            )));
+        }
         req.last_message_file = Some(absolute(o));
     }
     req.extra_args.extend(turn.exec_args.iter().cloned());

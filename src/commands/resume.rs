@@ -54,12 +54,13 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
         resolve_prompt(args.prompt, stdin_taken)?
     };
     if let Some(dir) = &request.cwd
-        && !dir.is_dir() {
-            return Err(CliError::usage(format!(
-                "the session's directory {} no longer exists: pass -C DIR to resume elsewhere",
-                dir.display()
-            )));
-        }
+        && !dir.is_dir()
+    {
+        return Err(CliError::usage(format!(
+            "the session's directory {} no longer exists: pass -C DIR to resume elsewhere",
+            dir.display()
+        )));
+    }
     let plan = TurnPlan {
         request,
         operation: if args.live { "live" } else { "resume" },

@@ -309,9 +309,10 @@ pub fn name_candidates() -> Vec<CompletionCandidate> {
 fn completion_store_path() -> Option<std::path::PathBuf> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--store")
-        && let Some(p) = args.get(i + 1) {
-            return Some(p.into());
-        }
+        && let Some(p) = args.get(i + 1)
+    {
+        return Some(p.into());
+    }
     if let Some(p) = args.iter().find_map(|a| a.strip_prefix("--store=")) {
         return Some(p.into());
     }

@@ -162,27 +162,29 @@ struct SessionSaver<'a> {
 
 impl Observer for SessionSaver<'_> {
     fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()> {
-        if line.kind() == LineKind::ThreadStarted && !self.saved
+        if line.kind() == LineKind::ThreadStarted
+            && !self.saved
             && let (Some(store), Some(ThreadEvent::ThreadStarted { thread_id })) =
                 (self.store, line.event())
-                && let Some(mut record) = self.pending.take() {
-                    record.thread_id = thread_id.clone();
-                    let name = record.name.clone();
-                    match store.insert(record, self.replace) {
-                        Ok(()) => {
-                            self.saved = true;
-                            self.inner.client_event(&ClientEvent::SessionUpdated {
-                                name,
-                                thread_id: thread_id.clone(),
-                                turns: 0,
-                                last_status: "started".into(),
-                            })?;
-                        }
-                        Err(e) => self.inner.client_event(&ClientEvent::Warning {
-                            message: format!("session {name:?} not saved: {e}"),
-                        })?,
-                    }
+            && let Some(mut record) = self.pending.take()
+        {
+            record.thread_id = thread_id.clone();
+            let name = record.name.clone();
+            match store.insert(record, self.replace) {
+                Ok(()) => {
+                    self.saved = true;
+                    self.inner.client_event(&ClientEvent::SessionUpdated {
+                        name,
+                        thread_id: thread_id.clone(),
+                        turns: 0,
+                        last_status: "started".into(),
+                    })?;
                 }
+                Err(e) => self.inner.client_event(&ClientEvent::Warning {
+                    message: format!("session {name:?} not saved: {e}"),
+                })?,
+            }
+        }
         self.inner.codex_line(line)
     }
 
@@ -192,6 +194,10 @@ impl Observer for SessionSaver<'_> {
 
     fn batch_end(&mut self) -> io::Result<()> {
         self.inner.batch_end()
+    }
+
+    fn output_closed(&mut self) -> bool {
+        self.inner.output_closed()
     }
 }
 
@@ -246,11 +252,12 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         }),
         Some(store),
     ) = (&plan.session, &store)
-        && store.get(name).map_err(store_err)?.is_some() {
-            return Err(CliError::usage(
-                crate::store::StoreError::Exists(name.clone()).to_string(),
-            ));
-        }
+        && store.get(name).map_err(store_err)?.is_some()
+    {
+        return Err(CliError::usage(
+            crate::store::StoreError::Exists(name.clone()).to_string(),
+        ));
+    }
     let mut renderer = make_renderer(ctx, plan.live)?;
     let mut opts = run_options(
         &plan.reliability,

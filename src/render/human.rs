@@ -289,9 +289,10 @@ impl Observer for HumanRenderer {
                     LineKind::TurnStarted => self.activity("thinking"),
                     LineKind::ItemStarted => {
                         if let Some(ThreadEvent::ItemStarted { item }) = line.event()
-                            && let ItemDetails::CommandExecution { command, .. } = &item.details {
-                                self.activity(&format!("running: {}", display_command(command)));
-                            }
+                            && let ItemDetails::CommandExecution { command, .. } = &item.details
+                        {
+                            self.activity(&format!("running: {}", display_command(command)));
+                        }
                     }
                     LineKind::ItemCompleted => self.activity("thinking"),
                     _ => {}

@@ -79,6 +79,22 @@ impl<W: Write> Observer for JsonlRenderer<W> {
     fn batch_end(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    fn output_closed(&mut self) -> bool {
+        stdout_reader_gone()
+    }
+}
+
+/// Is fd 1 a pipe whose reader has gone? (`poll` reports POLLERR on such a write end.)
+fn stdout_reader_gone() -> bool {
+    let mut fds = libc::pollfd {
+        fd: 1,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut fds, 1, 0) };
+    n > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 impl<W: Write> Renderer for JsonlRenderer<W> {

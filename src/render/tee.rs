@@ -53,6 +53,10 @@ impl Observer for Tee {
         let _ = self.log.flush();
         self.inner.batch_end()
     }
+
+    fn output_closed(&mut self) -> bool {
+        self.inner.output_closed()
+    }
 }
 
 impl Renderer for Tee {

@@ -1,0 +1,277 @@
+//! `spawncodex live`: rendering of recorded streams, streaming latency, events file, closed pipes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::common::*;
+
+/// Run `live` on a recorded stream and return its stderr with timings made stable.
+fn render(fixture_name: &str, code: i32, color: &str) -> String {
+    let env = Env::new();
+    let script = env.replay(fixture_name, code);
+    let out = env
+        .cmd(&[&script])
+        .env("COLUMNS", "80")
+        .args(["live", "--color", color, "hi"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    format!(
+        "exit: {:?}\n--- stdout\n{}--- stderr\n{stderr}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout)
+    )
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"\b\d+(\.\d+)?(ms|s)\b", "[time]");
+    s.add_filter(r"\b\d+m\d\ds\b", "[time]");
+    s.set_prepend_module_to_snapshot(false);
+    s.set_snapshot_path("../snapshots");
+    s
+}
+
+macro_rules! snapshot_case {
+    ($name:ident, $fixture:expr, $code:expr) => {
+        #[test]
+        fn $name() {
+            settings().bind(|| {
+                insta::assert_snapshot!(
+                    concat!(stringify!($name), "_never"),
+                    render($fixture, $code, "never")
+                );
+                insta::assert_snapshot!(
+                    concat!(stringify!($name), "_always"),
+                    render($fixture, $code, "always")
+                );
+            });
+        }
+    };
+}
+
+snapshot_case!(live_plain, "plain.jsonl", 0);
+snapshot_case!(live_tool_call, "tool_call.jsonl", 0);
+snapshot_case!(live_multi_command, "multi_command.jsonl", 0);
+snapshot_case!(live_apply_patch, "apply_patch.jsonl", 0);
+snapshot_case!(live_mcp_tool_call, "mcp_tool_call_bypass.jsonl", 0);
+snapshot_case!(live_web_search, "web_search.jsonl", 0);
+snapshot_case!(live_error_item, "unknown_model_error_item.jsonl", 0);
+snapshot_case!(live_http429, "http429.jsonl", 1);
+snapshot_case!(live_drop_then_ok, "drop_then_ok.jsonl", 0);
+
+#[test]
+fn live_renders_todo_lists_and_unknown_events() {
+    let env = Env::new();
+    let script = env.script(
+        "todo",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"todo_list","items":[{"text":"read the code","completed":true},{"text":"fix the bug","completed":false}]}}"#,
+            r#"{"type":"turn.paused","why":"future"}"#,
+            r#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"done"}}"#,
+            r#"{"type":"turn.completed","usage":{}}"#,
+        ],
+    );
+    env.cmd(&[&script])
+        .args(["live", "--color", "never", "hi"])
+        .assert()
+        .success()
+        .stdout("done\n")
+        .stderr(predicate::str::contains("[x] read the code"))
+        .stderr(predicate::str::contains("[ ] fix the bug"))
+        .stderr(predicate::str::contains("event turn.paused"));
+}
+
+#[test]
+fn long_command_output_is_cut_unless_verbose() {
+    let env = Env::new();
+    let output: String = (1..=50).map(|i| format!("line {i}\\n")).collect();
+    let started = r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'seq 50'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#;
+    let completed = format!(
+        r#"{{"type":"item.completed","item":{{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'seq 50'","aggregated_output":"{output}","exit_code":0,"status":"completed"}}}}"#
+    );
+    let script = env.script(
+        "long",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            started,
+            &completed,
+            r#"{"type":"turn.completed","usage":{}}"#,
+        ],
+    );
+    let out = env
+        .cmd(&[&script])
+        .args(["live", "--color", "never", "hi"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("$ seq 50"));
+    assert!(stderr.contains("30 earlier lines"));
+    assert!(!stderr.contains("line 30\n"));
+    assert!(stderr.contains("line 31\n") && stderr.contains("line 50\n"));
+    let out = env
+        .cmd(&[&script])
+        .args(["live", "-v", "--color", "never", "hi"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 1\n") && stderr.contains("line 50\n"));
+    // -v also shows our own events, dimmed.
+    assert!(stderr.contains("spawncodex.process.spawned"));
+}
+
+#[test]
+fn color_follows_flag_and_no_color() {
+    let env = Env::new();
+    let script = env.replay("tool_call.jsonl", 0);
+    let out = env
+        .cmd(&[&script])
+        .args(["live", "--color", "always", "hi"])
+        .output()
+        .unwrap();
+    assert!(out.stderr.contains(&0x1b));
+    assert!(!out.stdout.contains(&0x1b));
+    // auto with stderr not a terminal, or NO_COLOR: no colour.
+    let out = env.cmd(&[&script]).args(["live", "hi"]).output().unwrap();
+    assert!(!out.stderr.contains(&0x1b));
+    let out = env
+        .cmd(&[&script])
+        .env("NO_COLOR", "1")
+        .args(["live", "--color", "auto", "hi"])
+        .output()
+        .unwrap();
+    assert!(!out.stderr.contains(&0x1b));
+}
+
+#[test]
+fn jsonl_lines_reach_a_pipe_as_they_are_written() {
+    let env = Env::new();
+    let script = env.script(
+        "slow",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-slow"}"#,
+            "@@sleep 2",
+            r#"{"type":"turn.started"}"#,
+        ],
+    );
+    let started = Instant::now();
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["live", "--jsonl", "hi"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.contains("thread.started") {
+            break;
+        }
+        assert!(!line.is_empty(), "stdout ended early");
+    }
+    let first = started.elapsed();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    child.wait().unwrap();
+    assert!(
+        first < Duration::from_millis(1500),
+        "first event after {first:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[test]
+fn events_file_logs_the_whole_run() {
+    let env = Env::new();
+    let script = env.replay("plain.jsonl", 0);
+    let log = env.path().join("events.jsonl");
+    env.cmd(&[&script])
+        .arg("--events-file")
+        .arg(&log)
+        .args(["run", "hi"])
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"));
+    let lines = jsonl(&std::fs::read(&log).unwrap());
+    let t = types(&lines);
+    assert_eq!(
+        t.first().map(String::as_str),
+        Some("spawncodex.attempt.started")
+    );
+    let spawned = lines
+        .iter()
+        .find(|l| l["type"] == "spawncodex.process.spawned")
+        .unwrap();
+    assert_eq!(spawned["pid"], env.codex_pid(1));
+    assert_eq!(spawned["argv"][0], fake_codex().display().to_string());
+    assert_eq!(spawned["argv"][1], "exec");
+    let finished = lines
+        .iter()
+        .find(|l| l["type"] == "spawncodex.attempt.finished")
+        .unwrap();
+    assert_eq!(finished["exit_code"], 0);
+    assert_eq!(finished["status"], "completed");
+    assert!(finished["duration_ms"].is_u64());
+    assert!(t.contains(&"thread.started".to_string()) && t.contains(&"turn.completed".to_string()));
+    assert_eq!(t.last().map(String::as_str), Some("spawncodex.result"));
+    // Appends: a second run adds to it.
+    env.cmd(&[&script])
+        .arg("--events-file")
+        .arg(&log)
+        .args(["live", "--jsonl", "hi"])
+        .assert()
+        .success();
+    let again = jsonl(&std::fs::read(&log).unwrap());
+    assert_eq!(again.len(), 2 * lines.len());
+}
+
+#[test]
+fn closed_stdout_ends_quietly_and_stops_codex() {
+    let env = Env::new();
+    let script = env.script(
+        "endless",
+        &[
+            "@@grandchild",
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"turn.started"}"#,
+            "@@hang",
+        ],
+    );
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["live", "--jsonl", "--grace", "0.5", "hi"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    // Wait for codex to be up, then close our end (what `| head -1` does).
+    let started = Instant::now();
+    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(gone_within(env.codex_pid(1), 3.0), "codex left running");
+    assert!(
+        gone_within(env.grandchild_pid(), 3.0),
+        "grandchild left running"
+    );
+}

@@ -1,0 +1,387 @@
+//! Retries, timeouts, signals, and no process left behind.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::common::*;
+
+const THREAD_429: &str = "01a20a65-33f7-7b32-a2c1-2538078f4196";
+
+#[test]
+fn transient_failures_are_retried_by_resuming_the_thread() {
+    let env = Env::new();
+    let failing = env.replay("http429.jsonl", 1);
+    let plain = env.replay("plain.jsonl", 0);
+    let out = env
+        .cmd(&[&failing, &failing, &plain])
+        .args([
+            "run",
+            "--jsonl",
+            "--retries",
+            "3",
+            "--backoff",
+            "0.05",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.calls(), 3);
+    assert_eq!(env.argv(1), ["exec", "--json", "--", "hi"]);
+    for n in [2, 3] {
+        let argv = env.argv(n);
+        assert_eq!(
+            &argv[..4],
+            ["exec", "--json", "resume", THREAD_429],
+            "call {n}"
+        );
+    }
+    let lines = jsonl(&out.stdout);
+    let retries: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "spawncodex.retry.scheduled")
+        .collect();
+    assert_eq!(retries.len(), 2);
+    assert_eq!(retries[0]["resume_thread_id"], THREAD_429);
+    assert!(retries[0]["reason"].as_str().unwrap().contains("429"));
+    let started: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "spawncodex.attempt.started")
+        .collect();
+    assert_eq!(started.len(), 3);
+    let result = lines.last().unwrap();
+    assert_eq!(result["attempts"], 3);
+    assert_eq!(result["status"], "completed");
+}
+
+#[test]
+fn retry_is_visible_in_human_mode_and_recorded_in_the_session() {
+    let env = Env::new();
+    let failing = env.replay("http429.jsonl", 1);
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&failing, &plain])
+        .args([
+            "run",
+            "--session",
+            "r",
+            "--retries",
+            "1",
+            "--backoff",
+            "0.01",
+            "hi",
+        ])
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"))
+        .stderr(
+            predicate::str::contains("retry: attempt 2")
+                .and(predicate::str::contains("resuming the thread")),
+        );
+    let out = env
+        .cmd(&[])
+        .args(["sessions", "show", "r", "--json"])
+        .output()
+        .unwrap();
+    let rec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["history"][0]["attempts"], 2);
+    assert_eq!(rec["history"][0]["status"], "completed");
+}
+
+#[test]
+fn retry_fresh_starts_over() {
+    let env = Env::new();
+    let failing = env.replay("http429.jsonl", 1);
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&failing, &plain])
+        .args([
+            "run",
+            "--retries",
+            "1",
+            "--backoff",
+            "0",
+            "--retry-fresh",
+            "hi",
+        ])
+        .assert()
+        .success();
+    assert_eq!(env.argv(2), ["exec", "--json", "--", "hi"]);
+}
+
+#[test]
+fn permanent_failures_are_not_retried() {
+    let env = Env::new();
+    let script = env.script(
+        "quota",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"error","message":"Quota exceeded. Check your plan and billing details."}"#,
+            r#"{"type":"turn.failed","error":{"message":"Quota exceeded. Check your plan and billing details."}}"#,
+            "@@exit 1",
+        ],
+    );
+    env.cmd(&[&script])
+        .args(["run", "--retries", "3", "--backoff", "0", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Quota exceeded"));
+    assert_eq!(env.calls(), 1);
+}
+
+#[test]
+fn retry_window_caps_the_time_spent_retrying() {
+    let env = Env::new();
+    let failing = env.replay("http500.jsonl", 1);
+    let started = Instant::now();
+    env.cmd(&[&failing])
+        .args([
+            "run",
+            "--retries",
+            "50",
+            "--backoff",
+            "0.3",
+            "--max-backoff",
+            "0.3",
+            "--jitter",
+            "0",
+            "--retry-window",
+            "1",
+            "hi",
+        ])
+        .assert()
+        .code(1);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    let calls = env.calls();
+    assert!((2..=6).contains(&calls), "{calls} calls");
+}
+
+#[test]
+fn retry_after_hint_is_honoured() {
+    let env = Env::new();
+    let limited = env.script(
+        "limited",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"turn.failed","error":{"message":"You've hit your usage limit. Try again in 1s."}}"#,
+            "@@exit 1",
+        ],
+    );
+    let plain = env.replay("plain.jsonl", 0);
+    let started = Instant::now();
+    let out = env
+        .cmd(&[&limited, &plain])
+        .args(["run", "--jsonl", "--retries", "1", "--backoff", "0", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    let lines = jsonl(&out.stdout);
+    let retry = lines
+        .iter()
+        .find(|l| l["type"] == "spawncodex.retry.scheduled")
+        .unwrap();
+    assert_eq!(retry["delay_ms"], 1000);
+}
+
+fn hanging_with_grandchild(env: &Env) -> std::path::PathBuf {
+    env.script(
+        "hang",
+        &[
+            "@@grandchild",
+            r#"{"type":"thread.started","thread_id":"t-hang"}"#,
+            r#"{"type":"turn.started"}"#,
+            "@@hang",
+        ],
+    )
+}
+
+fn wait_for_calls(env: &Env) {
+    let started = Instant::now();
+    while (env.calls() == 0 || !env.calls_dir().join("grandchild.pid").exists())
+        && started.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    for flag in ["--timeout", "--idle-timeout"] {
+        let env = Env::new();
+        let script = hanging_with_grandchild(&env);
+        let started = Instant::now();
+        let out = env
+            .cmd(&[&script])
+            .args(["run", "--jsonl", flag, "1", "--grace", "1", "hi"])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(124), "{flag}");
+        assert!(took < Duration::from_secs(4), "{flag} took {took:?}");
+        // The partial events stay printed; the result says timed out.
+        let lines = jsonl(&out.stdout);
+        assert!(types(&lines).contains(&"thread.started".to_string()));
+        let last = lines.last().unwrap();
+        assert_eq!(last["status"], "timed_out", "{flag}");
+        assert!(gone_within(env.codex_pid(1), 2.0), "{flag}: codex left");
+        assert!(
+            gone_within(env.grandchild_pid(), 2.0),
+            "{flag}: sleep 300 left"
+        );
+    }
+}
+
+#[test]
+fn idle_timeouts_are_retried_when_asked() {
+    let env = Env::new();
+    let hang = env.script(
+        "hang",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-idle"}"#,
+            "@@hang",
+        ],
+    );
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&hang, &plain])
+        .args([
+            "run",
+            "--idle-timeout",
+            "0.5",
+            "--grace",
+            "0.2",
+            "--retries",
+            "1",
+            "--backoff",
+            "0",
+            "hi",
+        ])
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"));
+    assert_eq!(&env.argv(2)[..4], ["exec", "--json", "resume", "t-idle"]);
+}
+
+#[test]
+fn signals_stop_codex_and_everything_it_started() {
+    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let env = Env::new();
+        let script = hanging_with_grandchild(&env);
+        let child = env
+            .std_cmd(&[&script])
+            .args(["run", "--session", "sig", "--grace", "1", "hi"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_calls(&env);
+        std::thread::sleep(Duration::from_millis(200));
+        let sent = Instant::now();
+        send_signal(child.id(), sig);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "signal {sig}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(6),
+            "took {:?}",
+            sent.elapsed()
+        );
+        assert!(out.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+        assert!(
+            gone_within(env.codex_pid(1), 2.0),
+            "codex left after signal {sig}"
+        );
+        assert!(
+            gone_within(env.grandchild_pid(), 2.0),
+            "grandchild left after signal {sig}"
+        );
+        let show = env
+            .cmd(&[])
+            .args(["sessions", "show", "sig", "--json"])
+            .output()
+            .unwrap();
+        let rec: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        assert_eq!(rec["last_status"], "interrupted");
+    }
+}
+
+#[test]
+fn second_ctrl_c_kills_at_once() {
+    let env = Env::new();
+    // A codex that ignores SIGINT and SIGTERM.
+    let script = env.script(
+        "stubborn",
+        &[r#"{"type":"thread.started","thread_id":"t"}"#, "@@hang"],
+    );
+    let wrapper = env.path().join("stubborn-codex");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/usr/bin/env bash\ntrap '' INT TERM\nexec {} \"$@\"\n",
+            fake_codex().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = env
+        .std_cmd(&[&script])
+        .env("SPAWNCODEX_CODEX_BIN", &wrapper)
+        .args(["run", "--grace", "30", "hi"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    send_signal(child.id(), libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(child.id(), libc::SIGINT);
+    let sent = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "second Ctrl-C did not kill at once"
+    );
+    assert!(gone_within(env.codex_pid(1), 2.0));
+}
+
+#[test]
+fn codex_does_not_outlive_a_killed_spawncodex() {
+    let env = Env::new();
+    let script = env.script(
+        "hang",
+        &[r#"{"type":"thread.started","thread_id":"t"}"#, "@@hang"],
+    );
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["run", "hi"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The parent-death signal reaches codex (bash), which stops.
+    assert!(
+        gone_within(env.codex_pid(1), 3.0),
+        "codex outlived spawncodex"
+    );
+}

@@ -1,0 +1,464 @@
+//! `spawncodex run`: stdout contract, exit codes, argv, stdin, malformed input.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::common::*;
+
+#[test]
+fn plain_run_prints_exactly_the_answer() {
+    let env = Env::new();
+    let script = env.replay("plain.jsonl", 0);
+    env.cmd(&[&script])
+        .args(["run", "hi"])
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"));
+    assert_eq!(env.argv(1), ["exec", "--json", "--", "hi"]);
+    // codex got /dev/null, not our stdin.
+    assert!(env.stdin(1).is_empty());
+}
+
+#[test]
+fn jsonl_passes_codex_lines_through_byte_for_byte() {
+    let env = Env::new();
+    let script = env.replay("tool_call.jsonl", 0);
+    let out = env
+        .cmd(&[&script])
+        .args(["run", "--jsonl", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let recorded = std::fs::read_to_string(fixture("tool_call.jsonl")).unwrap();
+    // Every line is JSON; codex's lines appear unchanged and in order.
+    let lines = jsonl(&out.stdout);
+    let ours: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with(r#"{"type":"spawncodex."#))
+        .collect();
+    let theirs: Vec<&str> = recorded.lines().collect();
+    assert_eq!(ours, theirs);
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "spawncodex.result");
+    assert_eq!(last["status"], "completed");
+    assert_eq!(last["thread_id"], "01a20a63-aedc-7403-88f6-8c0f50fdecca");
+    assert_eq!(last["exit_code"], 0);
+    assert_eq!(last["usage"]["input_tokens"], 240);
+    assert!(
+        last["final_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The tool returned")
+    );
+    assert!(last["duration_ms"].is_u64());
+    assert!(last["error"].is_null());
+    // Nothing on stdout but JSON lines; no colour even when asked.
+    let coloured = env
+        .cmd(&[&script])
+        .args(["run", "--jsonl", "--color", "always", "hi"])
+        .output()
+        .unwrap();
+    assert!(!coloured.stdout.contains(&0x1b));
+}
+
+#[test]
+fn failed_turn_exits_1_with_the_error_and_no_answer() {
+    let env = Env::new();
+    let script = env.replay("http429.jsonl", 1);
+    env.cmd(&[&script])
+        .args(["run", "hi"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "exceeded retry limit, last status: 429 Too Many Requests",
+        ));
+    // Even if codex exits 0 after turn.failed, the turn failed.
+    let lying = env.replay("http429.jsonl", 0);
+    let out = env
+        .cmd(&[&lying])
+        .args(["run", "--jsonl", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let last = jsonl(&out.stdout).pop().unwrap();
+    assert_eq!(last["status"], "failed");
+    assert!(last["final_message"].is_null());
+    assert_eq!(
+        last["error"],
+        "exceeded retry limit, last status: 429 Too Many Requests"
+    );
+}
+
+#[test]
+fn reconnect_errors_are_progress_not_failure() {
+    let env = Env::new();
+    let script = env.replay("drop_then_ok.jsonl", 0);
+    env.cmd(&[&script])
+        .args(["run", "hi"])
+        .assert()
+        .success()
+        .stdout("Recovered after a dropped stream.\n");
+}
+
+#[test]
+fn stream_without_terminal_event_is_incomplete() {
+    let env = Env::new();
+    let script = env.replay("sigint_midturn.jsonl", 0);
+    let out = env
+        .cmd(&[&script])
+        .args(["run", "--jsonl", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let last = jsonl(&out.stdout).pop().unwrap();
+    assert_eq!(last["status"], "incomplete");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("before the turn ended")
+    );
+    env.cmd(&[&script])
+        .args(["run", "hi"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("incomplete"));
+}
+
+#[test]
+fn dash_prompt_reaches_codex_as_the_prompt() {
+    let env = Env::new();
+    let script = env.replay("plain.jsonl", 0);
+    env.cmd(&[&script])
+        .args(["run", "-x --help"])
+        .assert()
+        .success();
+    let argv = env.argv(1);
+    assert_eq!(&argv[argv.len() - 2..], ["--", "-x --help"]);
+}
+
+#[test]
+fn open_stdin_is_not_handed_to_codex() {
+    // `sleep 30 | spawncodex run "hi"`: our stdin is a pipe that stays open.
+    let env = Env::new();
+    let script = env.replay("plain.jsonl", 0);
+    let started = Instant::now();
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["run", "hi"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _keep_open = child.stdin.take();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(stdout, format!("{PLAIN_ANSWER}\n"));
+}
+
+#[test]
+fn prompt_from_stdin() {
+    let env = Env::new();
+    let script = env.replay("plain.jsonl", 0);
+    env.cmd(&[&script])
+        .args(["run"])
+        .write_stdin("from a pipe\n")
+        .assert()
+        .success();
+    assert_eq!(env.argv(1).last().unwrap(), "from a pipe\n");
+    env.cmd(&[&script])
+        .args(["run", "-"])
+        .write_stdin("dash")
+        .assert()
+        .success();
+    assert_eq!(env.argv(2).last().unwrap(), "dash");
+    // An empty prompt is a usage error, and codex is not started.
+    env.cmd(&[&script])
+        .args(["run"])
+        .write_stdin("  \n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("the prompt is empty"));
+    assert_eq!(env.calls(), 2);
+}
+
+#[test]
+fn huge_prompt_goes_through_stdin() {
+    let env = Env::new();
+    let script = env.replay("plain.jsonl", 0);
+    // Too big for one argv entry (Linux caps those at 128 KiB), so it comes on our stdin too.
+    let prompt = "p".repeat(300 * 1024);
+    env.cmd(&[&script])
+        .args(["run", "-"])
+        .write_stdin(prompt.clone())
+        .assert()
+        .success();
+    assert_eq!(env.argv(1).last().unwrap(), "-");
+    assert_eq!(env.stdin(1), prompt.as_bytes());
+}
+
+#[test]
+fn missing_codex_exits_127_with_one_line() {
+    let env = Env::new();
+    let out = env
+        .cmd(&[])
+        .env("SPAWNCODEX_CODEX_BIN", env.path().join("no-such-codex"))
+        .args(["run", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("npm install -g @openai/codex"), "{stderr}");
+    // Not executable is the same.
+    let plain_file = env.script("not-executable", &["x"]);
+    env.cmd(&[])
+        .args(["--codex-bin", plain_file.to_str().unwrap(), "run", "hi"])
+        .assert()
+        .code(127)
+        .stderr(predicate::str::contains("not an executable file"));
+    // And nothing on PATH.
+    env.cmd(&[])
+        .env_remove("SPAWNCODEX_CODEX_BIN")
+        .env("PATH", env.path())
+        .args(["run", "hi"])
+        .assert()
+        .code(127)
+        .stderr(predicate::str::contains("`codex` was not found on PATH"));
+}
+
+#[test]
+fn dry_run_shows_the_mapped_argv() {
+    let env = Env::new();
+    let img = env.script("img.png", &["not really a png"]);
+    let out = env
+        .cmd(&[])
+        .args([
+            "--codex-arg=--disable",
+            "--codex-arg",
+            "plugins",
+            "run",
+            "--dry-run",
+            "-m",
+            "gpt-5.5",
+            "-s",
+            "workspace-write",
+        ])
+        .arg("-C")
+        .arg(env.work())
+        .args(["-c", "k=\"v w\"", "-i"])
+        .arg(&img)
+        .args(["--reasoning-effort", "high", "--", "-dash prompt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8(out.stdout).unwrap();
+    let expected = format!(
+        "{} --disable plugins exec --json -s workspace-write -C {} -m gpt-5.5 -i {} -c 'k=\"v w\"' -c 'model_reasoning_effort=\"high\"' -- '-dash prompt'\n",
+        fake_codex().display(),
+        env.work().display(),
+        img.display()
+    );
+    assert_eq!(line, expected);
+    assert_eq!(env.calls(), 0);
+
+    // A resume maps what `exec resume` rejects.
+    let out = env
+        .cmd(&[])
+        .args([
+            "resume",
+            "--thread",
+            "T-1",
+            "--dry-run",
+            "-m",
+            "m",
+            "-s",
+            "read-only",
+            "-p",
+            "prof",
+        ])
+        .arg("-C")
+        .arg(env.work())
+        .arg("--add-dir")
+        .arg(env.path())
+        .args(["-i"])
+        .arg(&img)
+        .args(["-c", "a=1", "next"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8(out.stdout).unwrap();
+    let expected = format!(
+        "cd {} && {} exec --json resume T-1 -c 'sandbox_mode=\"read-only\"' -c 'sandbox_workspace_write.writable_roots=[\"{}\"]' -c 'profile=\"prof\"' -m m -i {} -c a=1 -- next\n",
+        env.work().display(),
+        fake_codex().display(),
+        env.path().display(),
+        img.display()
+    );
+    assert_eq!(line, expected);
+}
+
+#[test]
+fn malformed_and_blank_lines_warn_but_do_not_break_the_run() {
+    let env = Env::new();
+    let script = env.script(
+        "malformed",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-1"}"#,
+            "@@blank",
+            "this is not json",
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"turn.started""#,
+            r#"{"type":"some.future.event","x":{"y":1}}"#,
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"ok"}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1,"reasoning_output_tokens":0}}"#,
+        ],
+    );
+    let out = env
+        .cmd(&[&script])
+        .args(["run", "--jsonl", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines = jsonl(&out.stdout);
+    let t = types(&lines);
+    // Each codex event exactly once, unknown ones passed on, bad lines turned into warnings.
+    assert_eq!(t.iter().filter(|x| *x == "thread.started").count(), 1);
+    assert_eq!(t.iter().filter(|x| *x == "turn.started").count(), 1);
+    assert_eq!(t.iter().filter(|x| *x == "some.future.event").count(), 1);
+    assert_eq!(t.iter().filter(|x| *x == "item.completed").count(), 1);
+    assert_eq!(t.iter().filter(|x| *x == "spawncodex.warning").count(), 3);
+    assert_eq!(lines.last().unwrap()["final_message"], "ok");
+    // Human mode: warnings on stderr, the answer on stdout.
+    env.cmd(&[&script])
+        .args(["run", "hi"])
+        .assert()
+        .success()
+        .stdout("ok\n")
+        .stderr(predicate::str::contains(
+            "warning: codex wrote a line that is not a JSON event",
+        ))
+        .stderr(predicate::str::contains("blank line"));
+}
+
+#[test]
+fn ten_megabyte_answer_passes_intact() {
+    let env = Env::new();
+    let text: String = (0..13 * 1024 * 1024 / 64)
+        .map(|i| format!("{i:08} lorem ipsum dolor sit amet, \\\"quoted\\\" \\u00e9 line\\n"))
+        .collect();
+    let stream = env.path().join("big.jsonl");
+    std::fs::write(
+        &stream,
+        format!(
+            "{{\"type\":\"thread.started\",\"thread_id\":\"t\"}}\n{{\"type\":\"turn.started\"}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"item_0\",\"type\":\"agent_message\",\"text\":\"{text}\"}}}}\n{{\"type\":\"turn.completed\",\"usage\":{{}}}}\n"
+        ),
+    )
+    .unwrap();
+    let script = env.script("big", &[&format!("@@cat {}", stream.display())]);
+    let expected: String = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+    assert!(expected.len() > 10 * 1024 * 1024);
+    let out = env.cmd(&[&script]).args(["run", "hi"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout.len(), expected.len() + 1);
+    assert!(out.stdout == format!("{expected}\n").into_bytes());
+    let out = env
+        .cmd(&[&script])
+        .args(["run", "--jsonl", "hi"])
+        .output()
+        .unwrap();
+    let lines = jsonl(&out.stdout);
+    assert_eq!(
+        lines.last().unwrap()["final_message"].as_str().unwrap(),
+        expected
+    );
+}
+
+#[test]
+fn run_ends_when_codex_exits_even_if_a_grandchild_holds_stdout() {
+    let env = Env::new();
+    let script = env.script(
+        "grandchild",
+        &[
+            "@@grandchild",
+            &format!("@@cat {}", fixture("plain.jsonl").display()),
+        ],
+    );
+    let started = Instant::now();
+    env.cmd(&[&script])
+        .args(["run", "hi"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // And the grandchild is not left behind.
+    assert!(
+        gone_within(env.grandchild_pid(), 3.0),
+        "grandchild left running"
+    );
+}
+
+#[test]
+fn codex_startup_errors_are_reported() {
+    let env = Env::new();
+    let script = env.script(
+        "unknown-thread",
+        &[
+            "@@stderr Reading additional input from stdin...",
+            "@@stderr Error: thread/resume: thread/resume failed: no rollout found for thread id abc (code -32600)",
+            "@@exit 1",
+        ],
+    );
+    env.cmd(&[&script])
+        .args(["resume", "--thread", "abc", "hi"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "no rollout found for thread id abc",
+        ));
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let env = Env::new();
+    env.cmd(&[]).args(["run", "--bogus", "hi"]).assert().code(2);
+    env.cmd(&[])
+        .args(["run", "-s", "nope", "hi"])
+        .assert()
+        .code(2);
+    env.cmd(&[])
+        .args(["run", "-C", "/no/such/dir", "hi"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/no/such/dir"));
+    env.cmd(&[])
+        .args(["run", "--timeout", "-1", "hi"])
+        .assert()
+        .code(2);
+    assert_eq!(env.calls(), 0);
+}

@@ -1,0 +1,483 @@
+//! Named sessions: the store, `--session`, `resume`, `sessions list|show|rm|import`.
+
+use std::os::unix::fs::PermissionsExt;
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::common::*;
+
+const PLAIN_THREAD: &str = "01a20a63-aa15-7440-9eb3-5fd6302dec3b";
+
+fn list_json(env: &Env) -> Vec<Value> {
+    let out = env
+        .cmd(&[])
+        .args(["sessions", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+}
+
+fn show_json(env: &Env, name: &str) -> Value {
+    let out = env
+        .cmd(&[])
+        .args(["sessions", "show", name, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn run_then_resume_reapplies_the_stored_options_in_the_stored_directory() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&plain])
+        .args([
+            "run",
+            "--session",
+            "a",
+            "-s",
+            "workspace-write",
+            "-m",
+            "gpt-5.5",
+            "-c",
+            "x=1",
+        ])
+        .arg("-C")
+        .arg(env.work())
+        .arg("first")
+        .assert()
+        .success();
+    // From another directory: the session's directory is used.
+    let elsewhere = env.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    env.cmd(&[&plain])
+        .current_dir(&elsewhere)
+        .args(["resume", "--session", "a", "next"])
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"));
+    let argv = env.argv(2);
+    assert_eq!(
+        argv,
+        [
+            "exec",
+            "--json",
+            "resume",
+            PLAIN_THREAD,
+            "-c",
+            "sandbox_mode=\"workspace-write\"",
+            "-m",
+            "gpt-5.5",
+            "-c",
+            "x=1",
+            "--",
+            "next"
+        ]
+    );
+    assert_eq!(
+        env.cwd(2),
+        env.work().canonicalize().unwrap().display().to_string()
+    );
+    // A flag given now overrides the stored one.
+    env.cmd(&[&plain])
+        .args(["resume", "--session", "a", "-m", "other", "again"])
+        .assert()
+        .success();
+    let argv = env.argv(3);
+    let m = argv.iter().position(|a| a == "-m").unwrap();
+    assert_eq!(argv[m + 1], "other");
+    let rec = show_json(&env, "a");
+    assert_eq!(rec["thread_id"], PLAIN_THREAD);
+    assert_eq!(rec["turns"], 3);
+    assert_eq!(rec["history"][0]["operation"], "run");
+    assert_eq!(rec["history"][1]["operation"], "resume");
+    assert_eq!(rec["options"]["sandbox"], "workspace-write");
+}
+
+#[test]
+fn session_is_saved_as_soon_as_codex_reports_the_thread() {
+    let env = Env::new();
+    // codex reports the thread, then hangs: the session exists while it runs.
+    let script = env.script(
+        "hang",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-early"}"#,
+            "@@hang",
+        ],
+    );
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["run", "--session", "early", "--grace", "0.2", "hi"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut found = false;
+    for _ in 0..100 {
+        if std::fs::read_to_string(env.store_file()).is_ok_and(|s| s.contains("t-early")) {
+            found = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    send_signal(child.id(), libc::SIGINT);
+    let status = child.wait().unwrap();
+    assert!(found, "session not saved while codex was running");
+    assert_eq!(status.code(), Some(130));
+    let rec = show_json(&env, "early");
+    assert_eq!(rec["last_status"], "interrupted");
+    assert_eq!(rec["history"][0]["exit_code"], 130);
+}
+
+#[test]
+fn existing_and_unknown_names() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&plain])
+        .args(["run", "--session", "fix-ci", "hi"])
+        .assert()
+        .success();
+    env.cmd(&[&plain])
+        .args(["run", "--session", "fix-ci", "hi"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("resume --session fix-ci")
+                .and(predicate::str::contains("--replace")),
+        );
+    assert_eq!(env.calls(), 1);
+    env.cmd(&[&plain])
+        .args(["run", "--session", "fix-ci", "--replace", "hi"])
+        .assert()
+        .success();
+    let out = env
+        .cmd(&[&plain])
+        .args(["resume", "--session", "fix-cj", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1);
+    assert!(stderr.contains("did you mean fix-ci"), "{stderr}");
+}
+
+#[test]
+fn bad_names_exit_2() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    let long = "a".repeat(65);
+    for name in ["../x", "", "-rf", long.as_str(), ".hidden", "a b"] {
+        let out = env
+            .cmd(&[&plain])
+            .arg("run")
+            .arg(format!("--session={name}"))
+            .arg("hi")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "name {name:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).lines().count(),
+            1,
+            "name {name:?}"
+        );
+    }
+    assert_eq!(env.calls(), 0);
+    assert!(!env.store_file().exists());
+}
+
+#[test]
+fn store_file_and_directory_modes() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&plain])
+        .args(["run", "--session", "m", "hi"])
+        .assert()
+        .success();
+    let file_mode = std::fs::metadata(env.store_file())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    let dir_mode = std::fs::metadata(env.home()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(file_mode, 0o600);
+    assert_eq!(dir_mode, 0o700);
+    // The XDG default is used without SPAWNCODEX_HOME.
+    env.cmd(&[&plain])
+        .env_remove("SPAWNCODEX_HOME")
+        .args(["run", "--session", "x", "hi"])
+        .assert()
+        .success();
+    assert!(env.path().join("xdg/spawncodex/sessions.json").exists());
+    // --store wins.
+    let custom = env.path().join("custom.json");
+    env.cmd(&[&plain])
+        .arg("--store")
+        .arg(&custom)
+        .args(["run", "--session", "y", "hi"])
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&custom).unwrap().contains("\"y\""));
+}
+
+#[test]
+fn unreadable_or_newer_store_is_left_untouched() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    std::fs::create_dir_all(env.home()).unwrap();
+    for content in [
+        &b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{\"a\":"[..],
+        br#"{"format":"spawncodex-sessions","version":7,"sessions":{}}"#,
+    ] {
+        std::fs::write(env.store_file(), content).unwrap();
+        for args in [
+            vec!["run", "--session", "b", "hi"],
+            vec!["sessions", "list"],
+            vec!["sessions", "rm", "a"],
+            vec!["resume", "--session", "a", "hi"],
+        ] {
+            let out = env.cmd(&[&plain]).args(&args).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains(&env.store_file().display().to_string()),
+                "{stderr}"
+            );
+            assert_eq!(std::fs::read(env.store_file()).unwrap(), content);
+        }
+    }
+    assert_eq!(env.calls(), 0);
+}
+
+#[test]
+fn concurrent_runs_lose_no_session() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    let children: Vec<_> = (0..64)
+        .map(|i| {
+            env.std_cmd(&[&plain])
+                .args(["run", "--session", &format!("s{i}"), "hi"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let all = list_json(&env);
+    assert_eq!(all.len(), 64);
+    let text = std::fs::read_to_string(env.store_file()).unwrap();
+    let parsed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed["sessions"].as_object().unwrap().len(), 64);
+    assert!(
+        all.iter()
+            .all(|s| s["turns"] == 1 && s["last_status"] == "completed")
+    );
+}
+
+#[test]
+fn history_is_bounded_and_usage_is_per_turn() {
+    let env = Env::new();
+    // codex's usage grows across turns of a thread: 120, 240, 360...
+    let turn = |n: u64| {
+        let path = env.path().join(format!("turn{n}.jsonl"));
+        std::fs::write(
+            &path,
+            format!(
+                "{{\"type\":\"thread.started\",\"thread_id\":\"t\"}}\n{{\"type\":\"turn.started\"}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"item_0\",\"type\":\"agent_message\",\"text\":\"answer {n}\"}}}}\n{{\"type\":\"turn.completed\",\"usage\":{{\"input_tokens\":{},\"cached_input_tokens\":{},\"cache_write_input_tokens\":0,\"output_tokens\":{},\"reasoning_output_tokens\":{}}}}}\n",
+                120 * n, 20 * n, 30 * n, 5 * n
+            ),
+        )
+        .unwrap();
+        env.script(&format!("turn{n}"), &[&format!("@@cat {}", path.display())])
+    };
+    let scripts: Vec<_> = (1..=5).map(turn).collect();
+    let refs: Vec<&std::path::Path> = scripts.iter().map(|p| p.as_path()).collect();
+    env.cmd(&refs)
+        .env("SPAWNCODEX_HISTORY", "3")
+        .args(["run", "--session", "h", "p1"])
+        .assert()
+        .success();
+    for i in 2..=5 {
+        env.cmd(&refs)
+            .env("SPAWNCODEX_HISTORY", "3")
+            .args(["resume", "--session", "h", &format!("p{i}")])
+            .assert()
+            .success()
+            .stdout(format!("answer {i}\n"));
+    }
+    let rec = show_json(&env, "h");
+    assert_eq!(rec["turns"], 5);
+    assert_eq!(rec["succeeded"], 5);
+    let history = rec["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[0]["prompt_preview"], "p3");
+    for t in history {
+        assert_eq!(t["usage"]["input_tokens"], 120);
+        assert_eq!(t["usage"]["output_tokens"], 30);
+    }
+    assert_eq!(rec["total_usage"]["input_tokens"], 600);
+}
+
+#[test]
+fn failed_turns_are_recorded_too() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    let failing = env.replay("http429.jsonl", 1);
+    env.cmd(&[&plain, &failing])
+        .args(["run", "--session", "f", "hi"])
+        .assert()
+        .success();
+    env.cmd(&[&plain, &failing])
+        .args(["resume", "--session", "f", "again"])
+        .assert()
+        .code(1);
+    let rec = show_json(&env, "f");
+    assert_eq!(rec["turns"], 2);
+    assert_eq!(rec["failed"], 1);
+    assert_eq!(rec["last_status"], "failed");
+    assert_eq!(rec["history"][1]["exit_code"], 1);
+    assert!(rec["history"][1]["error"].as_str().unwrap().contains("429"));
+}
+
+#[test]
+fn list_show_rm() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[])
+        .args(["sessions", "list"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("no sessions yet"));
+    for name in ["one", "two"] {
+        env.cmd(&[&plain])
+            .args(["run", "--session", name, "hi"])
+            .assert()
+            .success();
+    }
+    env.cmd(&[])
+        .args(["sessions", "list"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("NAME")
+                .and(predicate::str::contains("two"))
+                .and(predicate::str::contains("01a20a63-aa15")),
+        );
+    env.cmd(&[])
+        .args(["sessions", "show", "one"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(PLAIN_THREAD).and(predicate::str::contains("Hello!")));
+    env.cmd(&[])
+        .args(["sessions", "rm", "one", "ghost"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ghost"));
+    let names: Vec<String> = list_json(&env)
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["two"]);
+    env.cmd(&[])
+        .args(["sessions", "rm", "--all"])
+        .assert()
+        .code(2);
+    env.cmd(&[])
+        .args(["sessions", "rm", "--all", "--yes"])
+        .assert()
+        .success();
+    assert!(list_json(&env).is_empty());
+    // resume --last uses the most recently used session.
+    env.cmd(&[&plain])
+        .args(["run", "--session", "older", "hi"])
+        .assert()
+        .success();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.cmd(&[&plain])
+        .args(["run", "--session", "newer", "hi"])
+        .assert()
+        .success();
+    env.cmd(&[&plain])
+        .args(["resume", "--last", "go on"])
+        .assert()
+        .success();
+    assert_eq!(show_json(&env, "newer")["turns"], 2);
+}
+
+#[test]
+fn imports_the_python_sdk_files() {
+    let env = Env::new();
+    let legacy = env.path().join("legacy.json");
+    std::fs::write(&legacy, r#"{"plan": "abc-123", "review": "def-456"}"#).unwrap();
+    let v2 = env.path().join("v2.json");
+    std::fs::write(
+        &v2,
+        r#"{"records":{"plan":{"created_at":1795468191.62,"updated_at":1795468311.65,"failure_count":0,"success_count":5,"turn_count":5,"last_turn_status":"completed","session_id":"v2-plan","session_name":"plan","turns":[{"timestamp":1795468251.63,"operation":"resume","prompt_preview":"turn 1","return_code":0,"turn_status":"completed","duration_seconds":30.0,"message_preview":"hi there"}]},"docs":{"session_id":"v2-docs","turn_count":1}},"schema_version":2}"#,
+    )
+    .unwrap();
+    env.cmd(&[])
+        .args(["sessions", "import"])
+        .arg(&legacy)
+        .assert()
+        .success();
+    assert_eq!(show_json(&env, "plan")["thread_id"], "abc-123");
+    assert_eq!(show_json(&env, "review")["thread_id"], "def-456");
+    // "plan" exists: not clobbered without --force, the rest imported.
+    env.cmd(&[])
+        .args(["sessions", "import"])
+        .arg(&v2)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--force").and(predicate::str::contains("plan")));
+    assert_eq!(show_json(&env, "plan")["thread_id"], "abc-123");
+    assert_eq!(show_json(&env, "docs")["thread_id"], "v2-docs");
+    env.cmd(&[])
+        .args(["sessions", "import", "--force"])
+        .arg(&v2)
+        .assert()
+        .success();
+    let plan = show_json(&env, "plan");
+    assert_eq!(plan["thread_id"], "v2-plan");
+    assert_eq!(plan["turns"], 5);
+    assert_eq!(plan["history"][0]["answer_preview"], "hi there");
+    // A file that is neither: exit 2, store unchanged.
+    let before = std::fs::read(env.store_file()).unwrap();
+    let junk = env.path().join("junk.json");
+    std::fs::write(&junk, "[1,2]").unwrap();
+    env.cmd(&[])
+        .args(["sessions", "import"])
+        .arg(&junk)
+        .assert()
+        .code(2);
+    assert_eq!(std::fs::read(env.store_file()).unwrap(), before);
+    // An imported session resumes by name.
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&plain])
+        .args(["resume", "--session", "review", "hi"])
+        .assert()
+        .success();
+    assert_eq!(&env.argv(1)[..4], ["exec", "--json", "resume", "def-456"]);
+}
