@@ -37,6 +37,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// stdout is JSON Lines only: codex's events verbatim, `spawncodex.*` events, and a final
     /// `spawncodex.result` line
@@ -146,6 +147,7 @@ pub enum CompletionShell {
 
 /// Options that shape the turn codex runs.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Codex options")]
 pub struct TurnArgs {
     /// The model (codex -m)
     #[arg(short, long, value_name = "MODEL")]
@@ -215,6 +217,7 @@ impl From<SandboxArg> for Sandbox {
 
 /// Retries and clocks.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Retries and timeouts")]
 pub struct ReliabilityArgs {
     /// Retry transient failures (rate limits, 5xx, dropped streams, idle timeouts) up to N times
     #[arg(long, env = "SPAWNCODEX_RETRIES", value_name = "N")]
@@ -259,12 +262,6 @@ pub struct ReliabilityArgs {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
-    #[command(flatten)]
-    pub turn: TurnArgs,
-
-    #[command(flatten)]
-    pub reliability: ReliabilityArgs,
-
     /// Save the conversation under this name, to `resume --session NAME` later
     #[arg(long, value_name = "NAME")]
     pub session: Option<String>,
@@ -280,6 +277,12 @@ pub struct RunArgs {
     /// The prompt; `-` or none reads it from stdin
     #[arg(value_name = "PROMPT", allow_hyphen_values = true)]
     pub prompt: Option<String>,
+
+    #[command(flatten)]
+    pub turn: TurnArgs,
+
+    #[command(flatten)]
+    pub reliability: ReliabilityArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -301,6 +304,14 @@ pub struct ResumeArgs {
     #[arg(long)]
     pub live: bool,
 
+    /// Print the codex command line (shell-quoted) and exit
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The prompt; `-` or none reads it from stdin
+    #[arg(value_name = "PROMPT", allow_hyphen_values = true)]
+    pub prompt: Option<String>,
+
     #[command(flatten)]
     pub turn: TurnArgs,
 
@@ -309,18 +320,11 @@ pub struct ResumeArgs {
 
     #[command(flatten)]
     pub schema: SchemaOpts,
-
-    /// Print the codex command line (shell-quoted) and exit
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// The prompt; `-` or none reads it from stdin
-    #[arg(value_name = "PROMPT", allow_hyphen_values = true)]
-    pub prompt: Option<String>,
 }
 
 /// Where the schema comes from and how strictly it is checked.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Schema")]
 pub struct SchemaOpts {
     /// The JSON Schema file the answer must match; `-` reads it from stdin
     #[arg(long, value_name = "FILE", conflicts_with = "schema_json")]

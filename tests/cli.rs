@@ -9,6 +9,8 @@ mod common;
 mod generated;
 #[path = "cli/live.rs"]
 mod live;
+#[path = "cli/readme.rs"]
+mod readme;
 #[path = "cli/reliability.rs"]
 mod reliability;
 #[path = "cli/run.rs"]
