@@ -81,19 +81,11 @@ fn kind_of(ty: &[u8]) -> LineKind {
 /// Does this `item.*` line carry an item of the given type (e.g. `agent_message`)?
 ///
 /// codex writes `"item":{"id":"item_N","type":"..."`, so the item's type sits in the first
-/// bytes after `"item":`; we look there first and fall back to a parse otherwise.
+/// bytes after `"item":`; we read it there without allocating, and fall back to a parse when the
+/// line is shaped differently.
 pub fn item_type_is(line: &[u8], item_type: &str) -> bool {
-    let Some(at) = memmem::find(line, br#""item":{"#) else {
-        return false;
-    };
-    let head = &line[at..line.len().min(at + 160)];
-    let needle = format!(r#""type":"{item_type}""#);
-    if memmem::find(head, needle.as_bytes()).is_some() {
-        return true;
-    }
-    if memmem::find(head, br#""type":""#).is_some() {
-        // The item's type is right there and it is another one.
-        return false;
+    if let Some(found) = item_type_fast(line) {
+        return found == item_type.as_bytes();
     }
     match ThreadEvent::parse(line) {
         Some(
@@ -110,6 +102,17 @@ pub fn item_type_is(line: &[u8], item_type: &str) -> bool {
             .unwrap_or(false),
         _ => false,
     }
+}
+
+/// The item type from codex's usual layout, if the line has it.
+fn item_type_fast(line: &[u8]) -> Option<&[u8]> {
+    const ITEM: &[u8] = br#""item":{"#;
+    const TYPE: &[u8] = br#""type":""#;
+    let at = memmem::find(line, ITEM)? + ITEM.len();
+    let head = &line[at..line.len().min(at + 200)];
+    let t = memmem::find(head, TYPE)? + TYPE.len();
+    let end = memchr::memchr(b'"', &head[t..])?;
+    Some(&head[t..t + end])
 }
 
 /// One line as codex wrote it, with its cheap classification and a typed view parsed on demand
