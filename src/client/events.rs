@@ -8,7 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One top-level event of the JSONL stream.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialised through a flat wire struct ([`WireEvent`]) rather than serde's internally tagged
+/// enum support, which buffers every event into an intermediate tree first: that buffering was
+/// most of the cost of `live` on a busy stream.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type")]
 pub enum ThreadEvent {
     #[serde(rename = "thread.started")]
@@ -159,6 +163,137 @@ pub struct TodoItem {
     pub text: String,
     #[serde(default)]
     pub completed: bool,
+}
+
+/// Every field any event may carry; unknown ones are ignored.
+#[derive(Deserialize)]
+struct WireEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    thread_id: Option<String>,
+    usage: Option<Usage>,
+    error: Option<ErrorInfo>,
+    item: Option<WireItem>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireItem {
+    #[serde(default)]
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+    command: Option<String>,
+    aggregated_output: Option<String>,
+    exit_code: Option<i64>,
+    status: Option<String>,
+    changes: Option<Vec<FileUpdate>>,
+    server: Option<String>,
+    tool: Option<String>,
+    arguments: Option<Value>,
+    result: Option<Value>,
+    error: Option<ErrorInfo>,
+    query: Option<String>,
+    items: Option<Vec<TodoItem>>,
+    message: Option<String>,
+}
+
+impl From<WireItem> for ThreadItem {
+    fn from(w: WireItem) -> Self {
+        let status = w.status.unwrap_or_default();
+        let details = match w.kind.as_str() {
+            "agent_message" => ItemDetails::AgentMessage {
+                text: w.text.unwrap_or_default(),
+            },
+            "reasoning" => ItemDetails::Reasoning {
+                text: w.text.unwrap_or_default(),
+            },
+            "command_execution" => ItemDetails::CommandExecution {
+                command: w.command.unwrap_or_default(),
+                aggregated_output: w.aggregated_output.unwrap_or_default(),
+                exit_code: w.exit_code,
+                status,
+            },
+            "file_change" => ItemDetails::FileChange {
+                changes: w.changes.unwrap_or_default(),
+                status,
+            },
+            "mcp_tool_call" => ItemDetails::McpToolCall {
+                server: w.server.unwrap_or_default(),
+                tool: w.tool.unwrap_or_default(),
+                arguments: w.arguments.unwrap_or(Value::Null),
+                result: w.result.filter(|v| !v.is_null()),
+                error: w.error,
+                status,
+            },
+            "web_search" => ItemDetails::WebSearch {
+                query: w.query.unwrap_or_default(),
+            },
+            "todo_list" => ItemDetails::TodoList {
+                items: w.items.unwrap_or_default(),
+            },
+            "error" => ItemDetails::Error {
+                message: w.message.unwrap_or_default(),
+            },
+            _ => ItemDetails::Unknown,
+        };
+        ThreadItem { id: w.id, details }
+    }
+}
+
+impl From<WireEvent> for ThreadEvent {
+    fn from(mut w: WireEvent) -> Self {
+        let kind = std::mem::take(&mut w.kind);
+        match (kind.as_str(), w) {
+            (
+                "thread.started",
+                WireEvent {
+                    thread_id: Some(thread_id),
+                    ..
+                },
+            ) => ThreadEvent::ThreadStarted { thread_id },
+            ("turn.started", _) => ThreadEvent::TurnStarted {},
+            ("turn.completed", w) => ThreadEvent::TurnCompleted {
+                usage: w.usage.unwrap_or_default(),
+            },
+            ("turn.failed", w) => ThreadEvent::TurnFailed {
+                error: w.error.unwrap_or_default(),
+            },
+            (
+                "item.started",
+                WireEvent {
+                    item: Some(item), ..
+                },
+            ) => ThreadEvent::ItemStarted { item: item.into() },
+            (
+                "item.updated",
+                WireEvent {
+                    item: Some(item), ..
+                },
+            ) => ThreadEvent::ItemUpdated { item: item.into() },
+            (
+                "item.completed",
+                WireEvent {
+                    item: Some(item), ..
+                },
+            ) => ThreadEvent::ItemCompleted { item: item.into() },
+            (
+                "error",
+                WireEvent {
+                    message: Some(message),
+                    ..
+                },
+            ) => ThreadEvent::Error { message },
+            _ => ThreadEvent::Unknown,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ThreadEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        WireEvent::deserialize(d).map(ThreadEvent::from)
+    }
 }
 
 impl ThreadEvent {

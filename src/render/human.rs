@@ -35,6 +35,9 @@ pub struct HumanRenderer {
     spinner: Option<ProgressBar>,
     command_started: HashMap<String, Instant>,
     width: Option<usize>,
+    /// Lines waiting for the end of the current batch: one write per read from codex, not one
+    /// per line (stderr is unbuffered).
+    pending: String,
 }
 
 impl HumanRenderer {
@@ -46,18 +49,34 @@ impl HumanRenderer {
             spinner,
             command_started: HashMap::new(),
             width: terminal_width(),
+            pending: String::new(),
         }
     }
 
-    /// Print one line on stderr without tearing the spinner.
-    fn line(&self, text: &str) {
+    /// Queue one line for stderr; [`Self::flush_lines`] writes the batch.
+    fn line(&mut self, text: &str) {
+        self.pending.push_str(text);
+        self.pending.push('\n');
+    }
+
+    /// Write the queued lines in one go, without tearing the spinner.
+    fn flush_lines(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let text = &self.pending;
         let write = || {
             let mut err = io::stderr().lock();
-            let _ = writeln!(err, "{text}");
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
         };
         match &self.spinner {
             Some(pb) => pb.suspend(write),
             None => write(),
+        }
+        self.pending.clear();
+        if self.pending.capacity() > 1 << 20 {
+            self.pending.shrink_to(64 * 1024);
         }
     }
 
@@ -68,22 +87,24 @@ impl HumanRenderer {
     }
 
     /// Wrap `text` to the terminal width with `indent` before every line.
-    fn block(&self, indent: &str, text: &str, style: owo_colors::Style) {
-        let width = self.width.unwrap_or(usize::MAX);
-        let avail = width.saturating_sub(indent.chars().count()).max(20);
-        let mut out = String::new();
+    /// Queue `text` with `indent` before every line, wrapped to the terminal width (if known).
+    /// Written straight into the pending buffer: this runs for every message and command output.
+    fn block(&mut self, indent: &str, text: &str, style: owo_colors::Style) {
+        use std::fmt::Write as _;
+        let avail = self
+            .width
+            .map(|w| w.saturating_sub(indent.chars().count()).max(20));
         for raw_line in text.lines() {
-            for piece in wrap(raw_line, avail) {
-                out.push_str(indent);
-                out.push_str(&piece.style(style).to_string());
-                out.push('\n');
+            match avail {
+                Some(avail) if raw_line.chars().count() > avail => {
+                    for piece in wrap(raw_line, avail) {
+                        let _ = writeln!(self.pending, "{indent}{}", piece.style(style));
+                    }
+                }
+                _ => {
+                    let _ = writeln!(self.pending, "{indent}{}", raw_line.style(style));
+                }
             }
-        }
-        if out.ends_with('\n') {
-            out.pop();
-        }
-        if !out.is_empty() {
-            self.line(&out);
         }
     }
 
@@ -163,23 +184,18 @@ impl HumanRenderer {
                     self.line(&format!("{} {}", "$".style(s.cyan), shown.style(s.bold)));
                 }
                 let took = took.unwrap_or_default();
-                let lines: Vec<&str> = aggregated_output.lines().collect();
-                let keep = if self.opts.verbose > 0 {
-                    lines.len()
+                let (tail, skipped) = if self.opts.verbose > 0 {
+                    (aggregated_output.as_str(), 0)
                 } else {
-                    OUTPUT_TAIL_LINES
+                    last_lines(aggregated_output, OUTPUT_TAIL_LINES)
                 };
-                if lines.len() > keep {
+                if skipped > 0 {
                     self.line(&format!(
                         "  {}",
-                        format!("… {} earlier lines (-v shows all)", lines.len() - keep)
-                            .style(s.dimmed)
+                        format!("… {skipped} earlier lines (-v shows all)").style(s.dimmed)
                     ));
                 }
-                let tail = &lines[lines.len().saturating_sub(keep)..];
-                if !tail.is_empty() {
-                    self.block("  ", &tail.join("\n"), s.dimmed);
-                }
+                self.block("  ", tail, s.dimmed);
                 let code = exit_code
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| "?".into());
@@ -347,12 +363,19 @@ impl Observer for HumanRenderer {
             }
             _ => {}
         }
+        self.flush_lines();
+        Ok(())
+    }
+
+    fn batch_end(&mut self) -> io::Result<()> {
+        self.flush_lines();
         Ok(())
     }
 }
 
 impl Renderer for HumanRenderer {
     fn finish(&mut self, outcome: &Outcome, report: &Report) -> io::Result<()> {
+        self.flush_lines();
         if let Some(pb) = self.spinner.take() {
             pb.finish_and_clear();
         }
@@ -364,6 +387,7 @@ impl Renderer for HumanRenderer {
             self.line(&format!("  {detail}"));
         }
         let error = report.error_override.as_ref().or(outcome.error.as_ref());
+        self.flush_lines();
         if report.exit_code == 0 {
             let answer = match &report.json_answer {
                 Some(v) if report.compact => serde_json::to_string(v).ok(),
@@ -398,12 +422,14 @@ impl Renderer for HumanRenderer {
                 error
             ));
         }
+        self.flush_lines();
         Ok(())
     }
 
     fn note(&mut self, text: &str) {
         if !self.opts.quiet {
             self.line(text);
+            self.flush_lines();
         }
     }
 }
@@ -465,6 +491,24 @@ pub fn fmt_usage(u: &Usage) -> String {
         "tokens: {} in ({} cached) / {} out ({} reasoning)",
         u.input_tokens, u.cached_input_tokens, u.output_tokens, u.reasoning_output_tokens
     )
+}
+
+/// The last `n` lines of `text`, and how many lines come before them.
+fn last_lines(text: &str, n: usize) -> (&str, usize) {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let mut start = body.len();
+    let mut found = 0;
+    while found < n {
+        match memchr::memrchr(b'\n', &body.as_bytes()[..start]) {
+            Some(i) => {
+                start = i;
+                found += 1;
+            }
+            None => return (text, 0),
+        }
+    }
+    let skipped = memchr::memchr_iter(b'\n', &body.as_bytes()[..start]).count() + 1;
+    (&body[start + 1..], skipped)
 }
 
 /// Greedy word wrap by characters; words longer than the width are split.
@@ -532,6 +576,14 @@ mod tests {
             "echo 'x'"
         );
         assert_eq!(display_command("ls"), "ls");
+    }
+
+    #[test]
+    fn keeps_the_last_lines() {
+        assert_eq!(last_lines("a\nb\nc\n", 2), ("b\nc", 1));
+        assert_eq!(last_lines("a\nb\nc", 3), ("a\nb\nc", 0));
+        assert_eq!(last_lines("a\nb\nc\nd", 2), ("c\nd", 2));
+        assert_eq!(last_lines("", 2), ("", 0));
     }
 
     #[test]
