@@ -33,6 +33,9 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(300);
 const READ_CHUNK: usize = 256 * 1024;
 /// A buffer that grew for one huge line is shrunk back above this size.
 const SHRINK_ABOVE: usize = 4 * 1024 * 1024;
+/// After the turn's last event, how long codex gets to exit on its own before we stop it (codex
+/// can hang on exit, e.g. waiting for an MCP server: openai/codex#7622).
+const EXIT_AFTER_TURN: Duration = Duration::from_secs(10);
 /// How often a silent run checks whether its output was closed.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 
@@ -215,6 +218,7 @@ pub(crate) async fn run_attempt(
     let mut idle_deadline = spec.idle_timeout.map(|d| Instant::now() + d);
     let mut drain_deadline: Option<Instant> = None;
     let mut next_probe = Instant::now() + PROBE_EVERY;
+    let mut linger_deadline: Option<Instant> = None;
 
     if let Err(e) = on_spawn(pid, observer)
         && e.kind() == io::ErrorKind::BrokenPipe
@@ -233,8 +237,12 @@ pub(crate) async fn run_attempt(
             }
         };
         consider(spec.deadline, Wake::Deadline);
-        if exit.is_none() {
+        if exit.is_none() && tracker.terminal.is_none() {
             consider(idle_deadline, Wake::Idle);
+        }
+        if exit.is_none() && tracker.terminal.is_some() {
+            let at = *linger_deadline.get_or_insert_with(|| Instant::now() + EXIT_AFTER_TURN);
+            consider(Some(at), Wake::Linger);
         }
         consider(drain_deadline, Wake::Drain);
         consider(Some(next_probe), Wake::Probe);
@@ -259,6 +267,7 @@ pub(crate) async fn run_attempt(
                 match wake.map(|(_, what)| what) {
                     Some(Wake::Deadline) => stop = Some(StopReason::Timeout),
                     Some(Wake::Idle) => stop = Some(StopReason::IdleTimeout),
+                    Some(Wake::Linger) => stop = Some(StopReason::Lingered),
                     Some(Wake::Probe) => {
                         if observer.output_closed() {
                             stop = Some(StopReason::OutputClosed);
@@ -342,6 +351,7 @@ enum Wake {
     Idle,
     Drain,
     Probe,
+    Linger,
 }
 
 /// Signal codex's group, give it `grace`, then SIGKILL. A `Kill` request cuts the grace short.
@@ -401,6 +411,15 @@ fn build_outcome(
     let (status, error) = match (stop, tracker.terminal) {
         // A turn that completed before we stopped codex still completed.
         (_, Some(TurnStatus::Completed)) => (TurnStatus::Completed, None),
+        (Some(StopReason::Lingered), _) => (
+            TurnStatus::Failed,
+            Some(
+                tracker
+                    .failure
+                    .or(tracker.last_error)
+                    .unwrap_or_else(|| "turn failed".into()),
+            ),
+        ),
         (Some(StopReason::Timeout), _) => (TurnStatus::TimedOut, Some("timed out".to_string())),
         (Some(StopReason::IdleTimeout), _) => (
             TurnStatus::TimedOut,

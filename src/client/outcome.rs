@@ -54,6 +54,8 @@ pub enum StopReason {
     Terminate,
     /// The consumer of our output went away (closed pipe).
     OutputClosed,
+    /// The turn had ended but codex did not exit.
+    Lingered,
 }
 
 /// The result of one attempt (one codex process) or of a whole run.

@@ -108,8 +108,8 @@ pub fn classify_failure(outcome: &Outcome) -> FailureClass {
                 retry_after: None,
             };
         }
+        Some(StopReason::Lingered) | None => {}
         Some(_) => return FailureClass::Permanent,
-        None => {}
     }
     if !matches!(outcome.status, TurnStatus::Failed | TurnStatus::Incomplete) {
         return FailureClass::Permanent;

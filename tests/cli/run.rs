@@ -462,3 +462,31 @@ fn bad_usage_exits_2() {
         .code(2);
     assert_eq!(env.calls(), 0);
 }
+
+#[test]
+fn codex_that_does_not_exit_after_the_turn_is_stopped() {
+    // codex has been seen to hang on exit (an MCP server that does not go away).
+    let env = Env::new();
+    let script = env.script(
+        "linger",
+        &[
+            "@@grandchild",
+            &format!("@@cat {}", fixture("plain.jsonl").display()),
+            "@@hang",
+        ],
+    );
+    let started = Instant::now();
+    env.cmd(&[&script])
+        .args(["run", "--grace", "0.5", "hi"])
+        .timeout(Duration::from_secs(40))
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(20),
+        "took {took:?}"
+    );
+    assert!(gone_within(env.codex_pid(1), 2.0));
+    assert!(gone_within(env.grandchild_pid(), 2.0));
+}
