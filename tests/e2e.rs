@@ -1,0 +1,18 @@
+//! End-to-end tests: the real `spawncodex` binary running the REAL codex CLI (the version in
+//! tests/e2e/CODEX_VERSION) against a fake OpenAI Responses API on 127.0.0.1.
+//!
+//! codex is found through `SPAWNCODEX_E2E_CODEX`, else in the cache `.ci/run` installs into
+//! (`${SPAWNCODEX_E2E_CACHE:-~/.cache/spawncodex-e2e}/codex-VERSION`). Without it each test
+//! prints why it is skipped, except under `CI=true`, where that is a failure.
+//!
+//! `cargo test --test e2e`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "e2e/harness.rs"]
+mod harness;
+#[path = "e2e/server.rs"]
+mod server;
+
+#[path = "e2e/run.rs"]
+mod run;
