@@ -16,3 +16,7 @@ mod server;
 
 #[path = "e2e/run.rs"]
 mod run;
+#[path = "e2e/schema.rs"]
+mod schema;
+#[path = "e2e/sessions.rs"]
+mod sessions;

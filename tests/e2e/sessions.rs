@@ -1,0 +1,74 @@
+//! Named sessions over the real codex: `run --session`, then `resume --session`.
+
+use serde_json::Value;
+
+use crate::harness::e2e_env;
+use crate::server::Step;
+
+#[test]
+fn resume_continues_the_same_thread() {
+    let env = e2e_env!(
+        "resume_continues_the_same_thread",
+        vec![
+            Step::message("The first answer."),
+            Step::message("The second answer.")
+        ]
+    );
+    let work = env.work();
+    let first = env.run(&[
+        "--jsonl",
+        "run",
+        "--session",
+        "a",
+        "--skip-git-repo-check",
+        "-C",
+        work.to_str().unwrap(),
+        "the first question",
+    ]);
+    first.assert_code(0);
+    let second = env.run(&["--jsonl", "resume", "--session", "a", "next"]);
+    second.assert_code(0);
+
+    let (r1, r2) = (first.result(), second.result());
+    assert_eq!(r1["final_message"], "The first answer.", "{first}");
+    assert_eq!(r2["final_message"], "The second answer.", "{second}");
+    assert!(r1["thread_id"].is_string(), "{first}");
+    assert_eq!(
+        r1["thread_id"], r2["thread_id"],
+        "same thread:\n{first}\n{second}"
+    );
+
+    // The second request replays the first turn to the model.
+    let requests = env.server.requests();
+    assert_eq!(requests.len(), 2);
+    let req = &requests[1];
+    assert_eq!(
+        req.header("thread-id"),
+        r1["thread_id"].as_str(),
+        "the resumed request belongs to the same thread"
+    );
+    let users = req.texts("user");
+    let assistant = req.texts("assistant");
+    assert!(users.iter().any(|t| t == "the first question"), "{users:?}");
+    assert_eq!(users.last().map(String::as_str), Some("next"), "{users:?}");
+    assert!(
+        assistant.iter().any(|t| t == "The first answer."),
+        "{assistant:?}"
+    );
+
+    let show = env.run(&["sessions", "show", "a", "--json"]);
+    show.assert_code(0);
+    let record: Value =
+        serde_json::from_str(&show.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{show}"));
+    assert_eq!(record["thread_id"], r1["thread_id"], "{show}");
+    assert_eq!(record["turns"], 2, "two turns counted:\n{show}");
+    let history = record["history"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no history:\n{show}"));
+    let ops: Vec<&str> = history
+        .iter()
+        .map(|t| t["operation"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(ops, ["run", "resume"], "{show}");
+    assert!(history.iter().all(|t| t["status"] == "completed"), "{show}");
+}
