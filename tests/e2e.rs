@@ -14,6 +14,8 @@ mod harness;
 #[path = "e2e/server.rs"]
 mod server;
 
+#[path = "e2e/failures.rs"]
+mod failures;
 #[path = "e2e/run.rs"]
 mod run;
 #[path = "e2e/schema.rs"]
