@@ -37,29 +37,10 @@ fn out(text: &str) -> CliResult<u8> {
 }
 
 fn list(store: &FileStore, json: bool) -> CliResult<u8> {
-    let records = store.list().map_err(store_err)?;
+    let records = store.list_summaries().map_err(store_err)?;
     if json {
-        let summary: Vec<serde_json::Value> = records
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "name": r.name,
-                    "thread_id": r.thread_id,
-                    "created_at": r.created_at,
-                    "updated_at": r.updated_at,
-                    "cwd": r.cwd,
-                    "turns": r.turns,
-                    "succeeded": r.succeeded,
-                    "failed": r.failed,
-                    "last_status": r.last_status,
-                    "model": r.options.model,
-                    "sandbox": r.options.sandbox,
-                    "total_usage": r.total_usage,
-                })
-            })
-            .collect();
         let mut text =
-            serde_json::to_string(&summary).map_err(|e| CliError::usage(e.to_string()))?;
+            serde_json::to_string(&records).map_err(|e| CliError::usage(e.to_string()))?;
         text.push('\n');
         return out(&text);
     }

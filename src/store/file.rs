@@ -1,8 +1,10 @@
 //! The JSON file store: one file, locked for every read-modify-write, replaced atomically.
 //!
-//! Layout: `{"format":"spawncodex-sessions","version":1,"sessions":{"name":{...},...}}`. Records
-//! are kept as raw JSON while the file is rewritten, so changing one session of ten thousand
-//! parses one record, not all of them.
+//! Layout: `{"format":"spawncodex-sessions","version":1,"sessions":{"name":{...},...}}`, written
+//! with one session per line. Reading that layout back needs no JSON parser for the sessions we
+//! do not touch: lines are split and their keys read, and only the records asked for are decoded;
+//! the others are copied through byte for byte when the file is rewritten. A file in any other
+//! layout (e.g. re-indented by hand) is read with a full JSON parse instead.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -35,9 +37,90 @@ struct RawFile<'a> {
     sessions: BTreeMap<String, &'a RawValue>,
 }
 
-/// The parsed file: records still raw, plus the ones we changed.
+/// Where a record's JSON is: still in the file's bytes, or new.
+enum Entry {
+    InFile(std::ops::Range<usize>),
+    New(Box<RawValue>),
+}
+
+/// The loaded file: records still raw, plus the ones we changed.
 struct Sessions {
-    raw: BTreeMap<String, Box<RawValue>>,
+    bytes: Vec<u8>,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Sessions {
+    fn empty() -> Self {
+        Sessions {
+            bytes: Vec::new(),
+            entries: BTreeMap::new(),
+        }
+    }
+
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.entries.get(name).map(|e| self.text(e))
+    }
+
+    fn text<'a>(&'a self, entry: &'a Entry) -> &'a str {
+        match entry {
+            // The fast reader only makes ranges on line boundaries of a UTF-8 checked file.
+            Entry::InFile(range) => std::str::from_utf8(&self.bytes[range.clone()]).unwrap_or(""),
+            Entry::New(raw) => raw.get(),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    fn put(&mut self, name: String, raw: Box<RawValue>) {
+        self.entries.insert(name, Entry::New(raw));
+    }
+}
+
+const HEADER: &[u8] = b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{";
+
+/// Read our own one-session-per-line layout without a JSON parser. `None`: not that layout.
+fn read_lines(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
+    std::str::from_utf8(bytes).ok()?;
+    let mut entries = BTreeMap::new();
+    let mut lines = bytes.split(|b| *b == b'\n');
+    let mut offset = 0;
+    let header = lines.next()?;
+    if header != HEADER {
+        return None;
+    }
+    offset += header.len() + 1;
+    let mut closed = false;
+    for line in lines {
+        let start = offset;
+        offset += line.len() + 1;
+        if closed {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return None;
+        }
+        if line == b"}}" {
+            closed = true;
+            continue;
+        }
+        let body = line.strip_suffix(b",").unwrap_or(line);
+        let rest = body.strip_prefix(b"\"")?;
+        let end = memchr::memchr(b'"', rest)?;
+        let key = &rest[..end];
+        if key.contains(&b'\\') {
+            return None;
+        }
+        let value = rest[end + 1..].strip_prefix(b":")?;
+        if value.first() != Some(&b'{') || value.last() != Some(&b'}') {
+            return None;
+        }
+        let value_start = start + 1 + end + 2;
+        let name = String::from_utf8(key.to_vec()).ok()?;
+        entries.insert(name, Entry::InFile(value_start..value_start + value.len()));
+    }
+    closed.then_some(entries)
 }
 
 impl FileStore {
@@ -131,14 +214,15 @@ impl FileStore {
         }
     }
 
-    fn parse(&self, bytes: &[u8]) -> Result<Sessions, StoreError> {
+    fn parse(&self, bytes: Vec<u8>) -> Result<Sessions, StoreError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             // An empty file (e.g. created by `touch`) holds no sessions.
-            return Ok(Sessions {
-                raw: BTreeMap::new(),
-            });
+            return Ok(Sessions::empty());
         }
-        let file: RawFile = serde_json::from_slice(bytes)
+        if let Some(entries) = read_lines(&bytes) {
+            return Ok(Sessions { bytes, entries });
+        }
+        let file: RawFile = serde_json::from_slice(&bytes)
             .map_err(|e| self.unreadable(format!("not valid JSON: {e}")))?;
         if file.format.as_deref() != Some(FORMAT_NAME) {
             return Err(self.unreadable(
@@ -154,26 +238,51 @@ impl FileStore {
             });
         }
         // Version 1 is the first format; older versions would be migrated here, on read.
-        let raw = file
-            .sessions
-            .into_iter()
-            .map(|(k, v)| (k, v.to_owned()))
-            .collect();
-        Ok(Sessions { raw })
+        // Records are written one per line, so a hand-formatted record is compacted here.
+        let mut entries = BTreeMap::new();
+        for (name, raw) in file.sessions {
+            let value: serde_json::Value = serde_json::from_str(raw.get())
+                .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))?;
+            let compact = serde_json::value::to_raw_value(&value)
+                .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))?;
+            entries.insert(name, Entry::New(compact));
+        }
+        Ok(Sessions {
+            bytes: Vec::new(),
+            entries,
+        })
     }
 
     fn load(&self) -> Result<Sessions, StoreError> {
         match self.read_bytes()? {
-            Some(bytes) => self.parse(&bytes),
-            None => Ok(Sessions {
-                raw: BTreeMap::new(),
-            }),
+            Some(bytes) => self.parse(bytes),
+            None => Ok(Sessions::empty()),
         }
     }
 
-    fn decode(&self, name: &str, raw: &RawValue) -> Result<SessionRecord, StoreError> {
-        serde_json::from_str(raw.get())
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        raw: &str,
+    ) -> Result<T, StoreError> {
+        serde_json::from_str(raw)
             .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))
+    }
+
+    /// Every session without its turn history (cheaper to read), most recently used first.
+    pub fn list_summaries(&self) -> Result<Vec<super::SessionSummary>, StoreError> {
+        let sessions = self.load()?;
+        let mut all = sessions
+            .entries
+            .iter()
+            .map(|(name, e)| self.decode::<super::SessionSummary>(name, sessions.text(e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        Ok(all)
     }
 
     /// Write the whole file: temp file in the same directory, fsync, rename, fsync the directory.
@@ -198,10 +307,10 @@ impl FileStore {
                 "{{\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"sessions\":{{"
             )
             .map_err(|e| self.io_err(e))?;
-            for (i, (name, raw)) in sessions.raw.iter().enumerate() {
+            for (i, (name, entry)) in sessions.entries.iter().enumerate() {
                 let key = serde_json::to_string(name).map_err(|e| self.io_err(e.into()))?;
                 let sep = if i == 0 { "\n" } else { ",\n" };
-                write!(w, "{sep}{key}:{}", raw.get()).map_err(|e| self.io_err(e))?;
+                write!(w, "{sep}{key}:{}", sessions.text(entry)).map_err(|e| self.io_err(e))?;
             }
             w.write_all(b"\n}}\n").map_err(|e| self.io_err(e))?;
             w.flush().map_err(|e| self.io_err(e))?;
@@ -238,8 +347,7 @@ impl SessionStore for FileStore {
         // Writers replace the file atomically, so a reader needs no lock.
         let sessions = self.load()?;
         sessions
-            .raw
-            .get(name)
+            .raw(name)
             .map(|raw| self.decode(name, raw))
             .transpose()
     }
@@ -247,9 +355,9 @@ impl SessionStore for FileStore {
     fn list(&self) -> Result<Vec<SessionRecord>, StoreError> {
         let sessions = self.load()?;
         let mut all = sessions
-            .raw
+            .entries
             .iter()
-            .map(|(name, raw)| self.decode(name, raw))
+            .map(|(name, e)| self.decode(name, sessions.text(e)))
             .collect::<Result<Vec<_>, _>>()?;
         sort_newest_first(&mut all);
         Ok(all)
@@ -257,11 +365,11 @@ impl SessionStore for FileStore {
 
     fn insert(&self, record: SessionRecord, replace: bool) -> Result<(), StoreError> {
         self.modify(|s| {
-            if s.raw.contains_key(&record.name) && !replace {
+            if s.contains(&record.name) && !replace {
                 return Err(StoreError::Exists(record.name.clone()));
             }
             let raw = self.encode(&record)?;
-            s.raw.insert(record.name.clone(), raw);
+            s.put(record.name.clone(), raw);
             Ok(((), true))
         })
     }
@@ -272,13 +380,13 @@ impl SessionStore for FileStore {
         change: &mut dyn FnMut(&mut SessionRecord),
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.modify(|s| {
-            let Some(raw) = s.raw.get(name) else {
+            let Some(raw) = s.raw(name) else {
                 return Ok((None, false));
             };
-            let mut record = self.decode(name, raw)?;
+            let mut record: SessionRecord = self.decode(name, raw)?;
             change(&mut record);
             let raw = self.encode(&record)?;
-            s.raw.insert(name.to_string(), raw);
+            s.put(name.to_string(), raw);
             Ok((Some(record), true))
         })
     }
@@ -287,7 +395,7 @@ impl SessionStore for FileStore {
         self.modify(|s| {
             let removed: Vec<String> = names
                 .iter()
-                .filter(|n| s.raw.remove(n.as_str()).is_some())
+                .filter(|n| s.entries.remove(n.as_str()).is_some())
                 .cloned()
                 .collect();
             let changed = !removed.is_empty();
@@ -297,8 +405,8 @@ impl SessionStore for FileStore {
 
     fn clear(&self) -> Result<usize, StoreError> {
         self.modify(|s| {
-            let n = s.raw.len();
-            s.raw.clear();
+            let n = s.entries.len();
+            s.entries.clear();
             Ok((n, n > 0))
         })
     }
@@ -311,11 +419,11 @@ impl SessionStore for FileStore {
         self.modify(|s| {
             let (mut added, mut skipped) = (Vec::new(), Vec::new());
             for r in records {
-                if s.raw.contains_key(&r.name) && !force {
+                if s.contains(&r.name) && !force {
                     skipped.push(r.name);
                 } else {
                     let raw = self.encode(&r)?;
-                    s.raw.insert(r.name.clone(), raw);
+                    s.put(r.name.clone(), raw);
                     added.push(r.name);
                 }
             }
@@ -361,6 +469,40 @@ mod tests {
             vec!["a".to_string()]
         );
         assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn reads_its_own_layout_and_any_other_valid_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sessions.json"));
+        for n in ["b", "a", "c"] {
+            store
+                .insert(
+                    SessionRecord::new(n, &format!("t-{n}"), None, SessionOptions::default()),
+                    false,
+                )
+                .unwrap();
+        }
+        let bytes = fs::read(store.path()).unwrap();
+        assert!(read_lines(&bytes).is_some());
+        store.update("b", &mut |r| r.turns = 7).unwrap();
+        assert_eq!(store.get("b").unwrap().unwrap().turns, 7);
+        assert_eq!(store.get("c").unwrap().unwrap().thread_id, "t-c");
+        // Re-indented by hand: still read, and rewritten in our layout on the next change.
+        let value: serde_json::Value =
+            serde_json::from_slice(&fs::read(store.path()).unwrap()).unwrap();
+        fs::write(store.path(), serde_json::to_string_pretty(&value).unwrap()).unwrap();
+        assert!(read_lines(&fs::read(store.path()).unwrap()).is_none());
+        assert_eq!(store.list().unwrap().len(), 3);
+        store.remove(&["a".into()]).unwrap();
+        assert!(read_lines(&fs::read(store.path()).unwrap()).is_some());
+        let names: Vec<String> = store
+            .list_summaries()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names.len(), 2);
     }
 
     #[test]

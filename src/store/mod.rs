@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 pub use file::FileStore;
-pub use record::{SessionOptions, SessionRecord, TurnInput, TurnRecord, validate_name};
+pub use record::{
+    SessionOptions, SessionRecord, SessionSummary, TurnInput, TurnRecord, validate_name,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

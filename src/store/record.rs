@@ -160,6 +160,27 @@ impl SessionRecord {
     }
 }
 
+/// A session without its turn history: what `sessions list` shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub name: String,
+    pub thread_id: String,
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub options: SessionOptions,
+    pub last_status: Option<TurnStatus>,
+    #[serde(default)]
+    pub turns: u64,
+    #[serde(default)]
+    pub succeeded: u64,
+    #[serde(default)]
+    pub failed: u64,
+    #[serde(default)]
+    pub total_usage: Usage,
+}
+
 /// The facts of one finished turn, as [`SessionRecord::record_turn`] needs them.
 pub struct TurnInput<'a> {
     pub operation: &'a str,
