@@ -22,3 +22,5 @@ mod run;
 mod schema;
 #[path = "e2e/sessions.rs"]
 mod sessions;
+#[path = "e2e/stopping.rs"]
+mod stopping;

@@ -1,9 +1,7 @@
-//! What a user sees when the model server misbehaves: rate limits, 5xx, dropped streams and
-//! a server that never answers.
+//! What a user sees when the model server fails: rate limits, 5xx and dropped streams, with
+//! and without `--retries`.
 
-use std::time::Duration;
-
-use crate::harness::{alive, e2e_env, processes_mentioning};
+use crate::harness::e2e_env;
 use crate::server::Step;
 
 #[test]
@@ -120,44 +118,64 @@ fn a_dropped_stream_is_recovered_by_codex() {
 }
 
 #[test]
-fn timeout_stops_codex_when_the_server_never_answers() {
+fn rate_limit_is_retried_with_retries() {
     let env = e2e_env!(
-        "timeout_stops_codex_when_the_server_never_answers",
-        vec![Step::Hang]
+        "rate_limit_is_retried_with_retries",
+        vec![Step::rate_limited(), Step::message("Now within the limit.")]
     );
     let work = env.work();
     let run = env.run(&[
         "--jsonl",
         "run",
-        "--timeout",
-        "2",
+        "--retries",
+        "1",
+        "--backoff",
+        "0.05",
         "--skip-git-repo-check",
         "-C",
         work.to_str().unwrap(),
         "hi",
     ]);
-    run.assert_code(124);
-    assert!(
-        run.elapsed >= Duration::from_secs(2) && run.elapsed < Duration::from_secs(7),
-        "stopped soon after the timeout (grace is 3 s):\n{run}"
-    );
-    assert_eq!(
-        env.server.requests().len(),
-        1,
-        "codex was waiting on the model"
-    );
+    run.assert_code(0);
     let result = run.result();
-    assert_eq!(result["status"], "timed_out", "{run}");
-    assert_eq!(result["exit_code"], 124, "{run}");
+    assert_eq!(result["final_message"], "Now within the limit.", "{run}");
+    assert_eq!(result["attempts"], 2, "{run}");
+    let retry = run.events("spawncodex.retry.scheduled");
+    assert_eq!(retry.len(), 1, "{run}");
+    assert_eq!(retry[0]["resume_thread_id"], result["thread_id"], "{run}");
+    assert_eq!(env.server.requests().len(), 2);
+}
 
-    let spawned = run.events("spawncodex.process.spawned");
-    assert_eq!(spawned.len(), 1, "{run}");
-    let pid = u32::try_from(spawned[0]["pid"].as_u64().unwrap()).unwrap();
-    assert!(!alive(pid), "codex (pid {pid}) is still running");
-    let root = env.path().to_string_lossy().into_owned();
-    assert_eq!(
-        processes_mentioning(&root),
-        Vec::<u32>::new(),
-        "processes from this test are left"
+#[test]
+fn a_dropped_stream_codex_gives_up_on_is_retried() {
+    let env = e2e_env!(
+        "a_dropped_stream_codex_gives_up_on_is_retried",
+        vec![Step::Drop(3), Step::message("Second time lucky.")]
+    );
+    let work = env.work();
+    let run = env.run(&[
+        "--jsonl",
+        "run",
+        "--retries",
+        "1",
+        "--backoff",
+        "0.05",
+        "--skip-git-repo-check",
+        "-C",
+        work.to_str().unwrap(),
+        "hi",
+    ]);
+    run.assert_code(0);
+    let result = run.result();
+    assert_eq!(result["final_message"], "Second time lucky.", "{run}");
+    assert_eq!(result["attempts"], 2, "{run}");
+    let failed = run.events("turn.failed");
+    assert_eq!(failed.len(), 1, "{run}");
+    assert!(
+        failed[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("stream disconnected before completion"),
+        "{run}"
     );
 }

@@ -5,8 +5,9 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -278,44 +279,107 @@ impl E2e {
 
     /// Run `spawncodex ARGS` to the end (killed, and the test failed, after a minute).
     pub fn run(&self, args: &[&str]) -> Run {
-        run_to_end(self.command(args))
+        self.spawn(args).finish()
+    }
+
+    /// Start `spawncodex ARGS`; [`Running::finish`] waits for it.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        Running::start(self.command(args))
     }
 }
 
-pub fn run_to_end(mut cmd: Command) -> Run {
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn spawncodex");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stdout.read_to_end(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stderr.read_to_end(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
+/// A `spawncodex` still running, its output being collected.
+pub struct Running {
+    pub child: Child,
+    start: Instant,
+    out_reader: JoinHandle<Vec<u8>>,
+    err_reader: JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        let start = Instant::now();
+        let mut child = cmd.spawn().expect("spawn spawncodex");
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let out_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = stdout.read_to_end(&mut s);
+            s
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = stderr.read_to_end(&mut s);
+            s
+        });
+        Running {
+            child,
+            start,
+            out_reader,
+            err_reader,
         }
-        if start.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("spawncodex still running after {RUN_LIMIT:?}: {cmd:?}");
+    }
+
+    /// Send a signal to spawncodex (not to codex: it runs in a process group of its own).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
         }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let elapsed = start.elapsed();
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
-    Run {
-        code: status.code(),
-        stdout,
-        stderr,
-        elapsed,
+    }
+
+    /// Wait for the end (killed, and the test failed, after a minute).
+    pub fn finish(mut self) -> Run {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if self.start.elapsed() > RUN_LIMIT {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("spawncodex still running after {RUN_LIMIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = self.start.elapsed();
+        let stdout = String::from_utf8_lossy(&self.out_reader.join().unwrap()).into_owned();
+        let stderr = String::from_utf8_lossy(&self.err_reader.join().unwrap()).into_owned();
+        Run {
+            code: status.code(),
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+impl E2e {
+    /// Panic unless every codex process `run` spawned, and every process carrying this test's
+    /// directory in its environment (codex's own children too), is gone (within a second).
+    pub fn assert_no_process_left(&self, run: &Run) {
+        let pids: Vec<u32> = run
+            .events("spawncodex.process.spawned")
+            .iter()
+            .map(|e| u32::try_from(e["pid"].as_u64().unwrap()).unwrap())
+            .collect();
+        assert!(
+            !pids.is_empty(),
+            "no spawncodex.process.spawned event:\n{run}"
+        );
+        let root = self.path().to_string_lossy().into_owned();
+        let end = Instant::now() + Duration::from_secs(1);
+        loop {
+            let mut left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+            left.extend(processes_mentioning(&root));
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "processes of this test are still running: {left:?}\n{run}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
