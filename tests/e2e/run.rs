@@ -34,6 +34,37 @@ fn run_prints_only_the_answer() {
 }
 
 #[test]
+fn run_passes_a_dash_prompt_verbatim_and_writes_the_answer_file() {
+    let env = e2e_env!(
+        "run_passes_a_dash_prompt_verbatim_and_writes_the_answer_file",
+        vec![Step::message("Not a flag.")]
+    );
+    let work = env.work();
+    let file = env.path().join("answer.txt");
+    let run = env.run(&[
+        "run",
+        "-o",
+        file.to_str().unwrap(),
+        "--skip-git-repo-check",
+        "-C",
+        work.to_str().unwrap(),
+        "--",
+        "--version is a prompt here",
+    ]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, "Not a flag.\n", "{run}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim_end(),
+        "Not a flag."
+    );
+    let requests = env.server.requests();
+    assert_eq!(
+        requests[0].texts("user").last().map(String::as_str),
+        Some("--version is a prompt here")
+    );
+}
+
+#[test]
 fn run_jsonl_reports_a_command_and_the_thread() {
     let env = e2e_env!(
         "run_jsonl_reports_a_command_and_the_thread",

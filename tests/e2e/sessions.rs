@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::harness::e2e_env;
+use crate::harness::{Running, e2e_env};
 use crate::server::Step;
 
 #[test]
@@ -14,7 +14,9 @@ fn resume_continues_the_same_thread() {
             Step::message("The second answer.")
         ]
     );
-    let work = env.work();
+    // The session starts in work/project; resume runs from elsewhere.
+    let project = env.work().join("project");
+    std::fs::create_dir_all(&project).unwrap();
     let first = env.run(&[
         "--jsonl",
         "run",
@@ -22,11 +24,13 @@ fn resume_continues_the_same_thread() {
         "a",
         "--skip-git-repo-check",
         "-C",
-        work.to_str().unwrap(),
+        project.to_str().unwrap(),
         "the first question",
     ]);
     first.assert_code(0);
-    let second = env.run(&["--jsonl", "resume", "--session", "a", "next"]);
+    let mut resume = env.command(&["--jsonl", "resume", "--session", "a", "next"]);
+    resume.current_dir(env.path());
+    let second = Running::start(resume).finish();
     second.assert_code(0);
 
     let (r1, r2) = (first.result(), second.result());
@@ -54,6 +58,16 @@ fn resume_continues_the_same_thread() {
     assert!(
         assistant.iter().any(|t| t == "The first answer."),
         "{assistant:?}"
+    );
+    // ...in the session's directory: no second environment context with another cwd.
+    let contexts: Vec<&String> = users
+        .iter()
+        .filter(|t| t.starts_with("<environment_context>"))
+        .collect();
+    let cwd = format!("<cwd>{}</cwd>", project.display());
+    assert!(
+        !contexts.is_empty() && contexts.iter().all(|t| t.contains(&cwd)),
+        "{contexts:?}"
     );
 
     let show = env.run(&["sessions", "show", "a", "--json"]);
