@@ -3,9 +3,17 @@
 //!
 //! codex is found through `SPAWNCODEX_E2E_CODEX`, else in the cache `.ci/run` installs into
 //! (`${SPAWNCODEX_E2E_CACHE:-~/.cache/spawncodex-e2e}/codex-VERSION`). Without it each test
-//! prints why it is skipped, except under `CI=true`, where that is a failure.
+//! prints why it is skipped, except under `CI=true`, where that is a failure. To run them
+//! locally:
 //!
-//! `cargo test --test e2e`
+//! ```sh
+//! npm install --prefix ~/.cache/spawncodex-e2e/codex-$(cat tests/e2e/CODEX_VERSION) @openai/codex@$(cat tests/e2e/CODEX_VERSION)
+//! cargo test --test e2e
+//! ```
+//!
+//! Each test gets a fresh directory under cargo's target tmp dir (codex home, spawncodex
+//! home, HOME, TMPDIR, working dir), a clean environment, and its own fake server
+//! (`e2e/server.rs`) whose script says what the model answers to each request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
