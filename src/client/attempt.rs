@@ -169,8 +169,9 @@ fn handle_line(
     raw: &[u8],
     tracker: &mut TurnTracker,
     observer: &mut dyn Observer,
+    unterminated: bool,
 ) -> io::Result<()> {
-    let line = CodexLine::new(raw);
+    let line = CodexLine::new_checked(raw, unterminated);
     match line.kind() {
         LineKind::Blank => {
             observer.client_event(&ClientEvent::Warning {
@@ -215,7 +216,9 @@ pub(crate) async fn run_attempt(
     let mut stop: Option<StopReason> = None;
     let mut kill_now = false;
     let mut eof = stdout.is_none();
-    let mut idle_deadline = spec.idle_timeout.map(|d| Instant::now() + d);
+    let mut idle_deadline = spec
+        .idle_timeout
+        .and_then(|d| Instant::now().checked_add(d));
     let mut drain_deadline: Option<Instant> = None;
     let mut next_probe = Instant::now() + PROBE_EVERY;
     let mut linger_deadline: Option<Instant> = None;
@@ -288,9 +291,9 @@ pub(crate) async fn run_attempt(
                 match read {
                     Ok(0) | Err(_) => eof = true,
                     Ok(_) => {
-                        idle_deadline = spec.idle_timeout.map(|d| Instant::now() + d);
+                        idle_deadline = spec.idle_timeout.and_then(|d| Instant::now().checked_add(d));
                         let result = lines
-                            .for_each_line(|raw| handle_line(raw, &mut tracker, observer))
+                            .for_each_line(|raw| handle_line(raw, &mut tracker, observer, false))
                             .and_then(|()| observer.batch_end());
                         if result.is_err() {
                             stop = Some(StopReason::OutputClosed);
@@ -312,7 +315,7 @@ pub(crate) async fn run_attempt(
 
     if stop.is_none()
         && let Some(rest) = lines.take_rest()
-        && handle_line(&rest, &mut tracker, observer)
+        && handle_line(&rest, &mut tracker, observer, true)
             .and_then(|()| observer.batch_end())
             .is_err()
     {
@@ -372,7 +375,7 @@ async fn terminate(
         _ => libc::SIGTERM,
     };
     process::signal_group(pgid, first);
-    let grace_end = Instant::now() + grace;
+    let grace_end = Instant::now() + grace.min(Duration::from_secs(24 * 3600));
     let exited = loop {
         tokio::select! {
             status = child.wait() => break status.ok(),

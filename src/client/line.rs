@@ -132,6 +132,32 @@ impl<'a> CodexLine<'a> {
         }
     }
 
+    /// Classify with a full parse: for lines whose content decides the outcome (thread, turn end,
+    /// errors) and for a last line cut short. A line that looks like an event but does not parse
+    /// (codex died mid-write) becomes `Malformed`, so it is neither trusted nor passed on.
+    pub fn new_checked(raw: &'a [u8], always: bool) -> Self {
+        let mut line = CodexLine::new(raw);
+        let decisive = matches!(
+            line.kind,
+            LineKind::ThreadStarted
+                | LineKind::TurnCompleted
+                | LineKind::TurnFailed
+                | LineKind::Error
+        );
+        if line.kind.is_event() && (decisive || always) {
+            let valid = if decisive {
+                !matches!(line.event(), None | Some(ThreadEvent::Unknown))
+            } else {
+                serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok()
+            };
+            if !valid {
+                line.kind = LineKind::Malformed;
+                line.parsed = OnceCell::new();
+            }
+        }
+        line
+    }
+
     /// The exact bytes codex wrote, without the newline.
     pub fn raw(&self) -> &'a [u8] {
         self.raw
@@ -179,6 +205,30 @@ mod tests {
         assert_eq!(classify(b"hello"), LineKind::Malformed);
         assert_eq!(classify(br#"{"type":"turn.started""#), LineKind::Malformed);
         assert_eq!(classify(br#"{"no_type":1}"#), LineKind::Malformed);
+    }
+
+    #[test]
+    fn broken_decisive_lines_are_malformed() {
+        let cut = br#"{"type":"turn.completed","usage":{"input_tokens":5}"#;
+        assert_eq!(CodexLine::new(cut).kind(), LineKind::TurnCompleted);
+        assert_eq!(
+            CodexLine::new_checked(cut, false).kind(),
+            LineKind::Malformed
+        );
+        let ok = br#"{"type":"turn.completed","usage":{"input_tokens":5}}"#;
+        assert_eq!(
+            CodexLine::new_checked(ok, false).kind(),
+            LineKind::TurnCompleted
+        );
+        let item = br#"{"type":"item.completed","item":{"id":"i","type":"reasoning","text":"x"}"#;
+        assert_eq!(
+            CodexLine::new_checked(item, false).kind(),
+            LineKind::ItemCompleted
+        );
+        assert_eq!(
+            CodexLine::new_checked(item, true).kind(),
+            LineKind::Malformed
+        );
     }
 
     #[test]

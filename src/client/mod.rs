@@ -152,7 +152,7 @@ impl CodexClient {
     ) -> Result<Outcome, ClientError> {
         let policy = opts.retry.clone().normalized();
         let started = Instant::now();
-        let deadline = opts.timeout.map(|t| started + t);
+        let deadline = opts.timeout.and_then(|t| started.checked_add(t));
         let mut cancel = opts.cancel.clone();
         let mut current = req.clone();
         let mut attempt: u32 = 0;
@@ -192,6 +192,7 @@ impl CodexClient {
                 .cwd
                 .as_ref()
                 .map(|c| c.to_string_lossy().into_owned());
+            let mut spawn_failed_transiently = false;
             let mut on_spawn = |pid: u32, obs: &mut dyn Observer| {
                 obs.client_event(&ClientEvent::ProcessSpawned {
                     attempt,
@@ -213,7 +214,7 @@ impl CodexClient {
                     let mut o = Outcome::empty();
                     o.status = TurnStatus::Failed;
                     o.error = Some(format!("could not start codex: {source}"));
-                    o.stderr_tail = "connection error".into(); // classify as transient
+                    spawn_failed_transiently = true;
                     o
                 }
                 Err(source) => {
@@ -242,10 +243,18 @@ impl CodexClient {
             if outcome.is_success() {
                 return Ok(outcome);
             }
+            let class = if spawn_failed_transiently {
+                FailureClass::Transient {
+                    reason: outcome.error.clone().unwrap_or_default(),
+                    retry_after: None,
+                }
+            } else {
+                classify_failure(&outcome)
+            };
             let FailureClass::Transient {
                 reason,
                 retry_after,
-            } = classify_failure(&outcome)
+            } = class
             else {
                 return Ok(outcome);
             };
@@ -260,11 +269,13 @@ impl CodexClient {
                     delay = delay.min(window.saturating_sub(started.elapsed()));
                 }
             }
-            if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+            if deadline.is_some_and(|d| Instant::now().checked_add(delay).is_none_or(|at| at >= d))
+            {
                 // The retry could not even start before the run's deadline.
                 return Ok(outcome);
             }
-            let resume_thread = if opts.retry_fresh {
+            // An --ephemeral thread has no rollout to resume: such retries start over.
+            let resume_thread = if opts.retry_fresh || req.ephemeral {
                 None
             } else {
                 thread_id.clone()
@@ -275,10 +286,10 @@ impl CodexClient {
                 reason,
                 resume_thread_id: resume_thread.clone(),
             });
-            if !sleep_unless_cancelled(delay, &mut cancel).await {
+            if let Some(reason) = sleep_unless_cancelled(delay, &mut cancel).await {
                 outcome.status = TurnStatus::Interrupted;
                 outcome.error = Some("interrupted".into());
-                outcome.stopped = Some(StopReason::Interrupt);
+                outcome.stopped = Some(reason);
                 outcome.duration = started.elapsed();
                 return Ok(outcome);
             }
@@ -308,20 +319,28 @@ fn is_transient_spawn_error(e: &io::Error) -> bool {
     )
 }
 
-/// Sleep, unless a stop request comes first. Returns false when cancelled.
+/// Sleep, unless a stop request comes first; then return why.
 async fn sleep_unless_cancelled(
     delay: Duration,
     cancel: &mut Option<watch::Receiver<CancelRequest>>,
-) -> bool {
+) -> Option<StopReason> {
+    let stop_reason = |req: CancelRequest| match req {
+        CancelRequest::None => None,
+        CancelRequest::Stop(reason) => Some(reason),
+        CancelRequest::Kill => Some(StopReason::Interrupt),
+    };
     let Some(rx) = cancel.as_mut() else {
         tokio::time::sleep(delay).await;
-        return true;
+        return None;
     };
-    if *rx.borrow() != CancelRequest::None {
-        return false;
+    if let Some(reason) = stop_reason(*rx.borrow()) {
+        return Some(reason);
     }
     tokio::select! {
-        _ = tokio::time::sleep(delay) => true,
-        changed = rx.changed() => changed.is_err() && { tokio::time::sleep(delay).await; true },
+        _ = tokio::time::sleep(delay) => None,
+        changed = rx.changed() => match changed {
+            Ok(()) => stop_reason(*rx.borrow_and_update()),
+            Err(_) => { tokio::time::sleep(delay).await; None }
+        },
     }
 }

@@ -87,13 +87,49 @@ pub fn signal_group(pgid: u32, signal: i32) {
     }
 }
 
-/// Does any process of the group still exist?
+/// Does any process of the group still run? Zombies do not count: orphans that exited wait in
+/// the group until init reaps them, and they hold nothing open.
 pub fn group_alive(pgid: u32) -> bool {
     if pgid == 0 {
         return false;
     }
     // SAFETY: signal 0 only checks for existence and permission.
-    unsafe { libc::kill(-(pgid as libc::pid_t), 0) == 0 }
+    if unsafe { libc::kill(-(pgid as libc::pid_t), 0) } != 0 {
+        return false;
+    }
+    match live_members(pgid) {
+        Some(n) => n > 0,
+        // No /proc: trust kill(2).
+        None => true,
+    }
+}
+
+/// How many processes of the group are not zombies, from /proc.
+fn live_members(pgid: u32) -> Option<usize> {
+    let mut n = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pgrp == Some(pgid) && state != Some("Z") && state != Some("X") {
+            n += 1;
+        }
+    }
+    Some(n)
 }
 
 /// Wait up to `limit` for the group to empty, polling.

@@ -114,8 +114,11 @@ pub fn classify_failure(outcome: &Outcome) -> FailureClass {
     if !matches!(outcome.status, TurnStatus::Failed | TurnStatus::Incomplete) {
         return FailureClass::Permanent;
     }
+    // Only codex's own error message counts: its stderr carries timestamps, ids and tool logs
+    // that can contain "429" or "timed out" by chance. (When codex fails before reporting a
+    // thread, the error already is the last meaningful stderr line.)
     let error = outcome.error.as_deref().unwrap_or("");
-    let text = format!("{error}\n{}", outcome.stderr_tail).to_ascii_lowercase();
+    let text = error.to_ascii_lowercase();
     let retry_after = parse_retry_after(&text);
     let reason = if error.is_empty() {
         "codex failed".to_string()
@@ -149,6 +152,9 @@ pub fn classify_failure(outcome: &Outcome) -> FailureClass {
         "status 502",
         "status 503",
         "status 504",
+        "503 service",
+        "502 bad",
+        "500 internal",
         "stream disconnected",
         "connection failed",
         "connection refused",
@@ -344,6 +350,9 @@ mod tests {
         let mut interrupted = failed("429");
         interrupted.stopped = Some(StopReason::Interrupt);
         assert_eq!(classify_failure(&interrupted), FailureClass::Permanent);
+        let mut noisy = failed("The model does not exist");
+        noisy.stderr_tail = "2026-11-23T21:11:16.429583Z WARN timed out".into();
+        assert_eq!(classify_failure(&noisy), FailureClass::Permanent);
     }
 
     #[test]

@@ -81,6 +81,23 @@ impl Ctx {
     }
 }
 
+/// Write to stdout; a reader that went away (`| head`) ends us quietly with 141.
+pub fn print_stdout(text: &str) -> CliResult<u8> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OUTPUT_CLOSED),
+        Err(e) => Err(CliError::new(
+            exit::FAILED,
+            format!("cannot write to stdout: {e}"),
+        )),
+        Ok(()) => Ok(exit::OK),
+    }
+}
+
 pub fn not_found(why: &str) -> CliError {
     CliError::new(
         exit::CODEX_NOT_FOUND,

@@ -24,6 +24,11 @@ pub fn plan_new_turn(
     let session = match &args.session {
         Some(name) => {
             validate_name(name).map_err(CliError::usage)?;
+            if args.turn.ephemeral {
+                return Err(CliError::usage(
+                    "--ephemeral threads cannot be resumed, so they cannot be saved with --session",
+                ));
+            }
             Some(SessionPlan::New {
                 name: name.clone(),
                 replace: args.replace,

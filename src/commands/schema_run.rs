@@ -54,10 +54,10 @@ pub fn prepare_schema(opts: &SchemaOpts) -> CliResult<(Option<PreparedSchema>, b
         let fixed = schema::fix_strict(&value);
         let pretty =
             serde_json::to_string_pretty(&fixed).map_err(|e| CliError::usage(e.to_string()))?;
-        #[allow(clippy::print_stdout)]
-        {
-            println!("{pretty}");
-        }
+        super::print_stdout(&format!(
+            "{pretty}
+"
+        ))?;
         return Ok((None, stdin_taken));
     }
     match schema::prepare(source, &text, !opts.no_strict_check) {

@@ -1,12 +1,11 @@
 //! `spawncodex sessions list|show|rm|import`.
 
 use std::ffi::OsString;
-use std::io::Write;
 
 use clap_complete::engine::CompletionCandidate;
 
-use super::Ctx;
 use super::turn::store_err;
+use super::{Ctx, print_stdout as out};
 use crate::cli::SessionsCommand;
 use crate::error::{CliError, CliResult};
 use crate::exit;
@@ -22,17 +21,6 @@ pub fn sessions(ctx: &Ctx, cmd: SessionsCommand) -> CliResult<u8> {
         SessionsCommand::Show { name, json } => show(&store, &name, json || ctx.global.jsonl),
         SessionsCommand::Rm { names, all, yes } => rm(&store, &names, all, yes),
         SessionsCommand::Import { file, force } => import(&store, &file, force),
-    }
-}
-
-fn out(text: &str) -> CliResult<u8> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OUTPUT_CLOSED),
-        _ => Ok(exit::OK),
     }
 }
 

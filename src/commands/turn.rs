@@ -67,9 +67,10 @@ pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> 
     let secs = |v: Option<f64>, flag: &str| -> CliResult<Option<Duration>> {
         match v {
             None => Ok(None),
-            Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+            // Up to ten years: anything longer is a typo, and would overflow the clock.
+            Some(s) if (0.0..=315_360_000.0).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
             Some(s) => Err(CliError::usage(format!(
-                "{flag} {s}: expected a number of seconds ≥ 0"
+                "{flag} {s}: expected a number of seconds between 0 and 315360000"
             ))),
         }
     };
@@ -157,13 +158,14 @@ struct SessionSaver<'a> {
     store: Option<&'a FileStore>,
     pending: Option<SessionRecord>,
     replace: bool,
-    saved: bool,
+    /// The thread saved under the new name, once it is.
+    saved_thread: Option<String>,
 }
 
 impl Observer for SessionSaver<'_> {
     fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()> {
         if line.kind() == LineKind::ThreadStarted
-            && !self.saved
+            && self.saved_thread.is_none()
             && let (Some(store), Some(ThreadEvent::ThreadStarted { thread_id })) =
                 (self.store, line.event())
             && let Some(mut record) = self.pending.take()
@@ -172,7 +174,7 @@ impl Observer for SessionSaver<'_> {
             let name = record.name.clone();
             match store.insert(record, self.replace) {
                 Ok(()) => {
-                    self.saved = true;
+                    self.saved_thread = Some(thread_id.clone());
                     self.inner.client_event(&ClientEvent::SessionUpdated {
                         name,
                         thread_id: thread_id.clone(),
@@ -181,7 +183,9 @@ impl Observer for SessionSaver<'_> {
                     })?;
                 }
                 Err(e) => self.inner.client_event(&ClientEvent::Warning {
-                    message: format!("session {name:?} not saved: {e}"),
+                    message: format!(
+                        "session {name:?} not saved ({e}); this conversation is thread {thread_id}: continue it with `spawncodex resume --thread {thread_id}`"
+                    ),
                 })?,
             }
         }
@@ -233,36 +237,31 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     }
     if plan.dry_run {
         let line = dry_run_line(ctx, &plan.request);
-        #[allow(clippy::print_stdout)]
-        {
-            println!("{line}");
-        }
-        return Ok(exit::OK);
+        return super::print_stdout(&format!(
+            "{line}
+"
+        ));
     }
     let client = ctx.client()?;
     let store = match &plan.session {
         Some(_) => Some(ctx.store()?),
         None => None,
     };
-    // A name that is taken is refused before codex starts (unless --replace).
-    if let (
-        Some(SessionPlan::New {
-            name,
-            replace: false,
-        }),
-        Some(store),
-    ) = (&plan.session, &store)
-        && store.get(name).map_err(store_err)?.is_some()
-    {
-        return Err(CliError::usage(
-            crate::store::StoreError::Exists(name.clone()).to_string(),
-        ));
+    // A damaged store, or a name that is taken (unless --replace), is refused before codex starts.
+    if let (Some(SessionPlan::New { name, replace }), Some(store)) = (&plan.session, &store) {
+        store.check_writable().map_err(store_err)?;
+        if !replace && store.get(name).map_err(store_err)?.is_some() {
+            return Err(CliError::usage(
+                crate::store::StoreError::Exists(name.clone()).to_string(),
+            ));
+        }
     }
     let mut renderer = make_renderer(ctx, plan.live)?;
     let mut opts = run_options(
         &plan.reliability,
         ctx.global.verbose > 0 && !ctx.global.jsonl,
     )?;
+    let plan_timeout = opts.timeout;
     opts.cancel = Some(
         watch_signals()
             .map_err(|e| CliError::new(exit::FAILED, format!("cannot watch signals: {e}")))?,
@@ -291,9 +290,10 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         store: store.as_ref(),
         pending,
         replace,
-        saved: false,
+        saved_thread: None,
     };
 
+    let turn_started = std::time::Instant::now();
     let mut outcome = client
         .run(&plan.request, &opts, &mut saver)
         .await
@@ -345,6 +345,14 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
                     else {
                         break;
                     };
+                    // --timeout covers the repair rounds too.
+                    if let Some(total) = plan_timeout {
+                        let left = total.saturating_sub(turn_started.elapsed());
+                        if left.is_zero() {
+                            break;
+                        }
+                        opts.timeout = Some(left);
+                    }
                     repairs_left -= 1;
                     saver.inner.note(&format!(
                         "answer does not match the schema; asking again ({} left)",
@@ -387,12 +395,34 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         };
         let max_history = history_limit();
         let mut turn_slot = Some(turn);
-        let updated = store.update(name, &mut |rec| {
-            if let Some(t) = turn_slot.take() {
-                rec.record_turn(t, max_history);
-            }
-        });
+        // Only the record this run created or resumed gets the turn: if another run replaced
+        // the session meanwhile, its record is left alone.
+        let expected = match session {
+            SessionPlan::New { .. } => saver.saved_thread.clone(),
+            SessionPlan::Existing { .. } => match &plan.request.resume {
+                Some(ResumeTarget::Thread(id)) => Some(id.clone()),
+                _ => None,
+            },
+        };
+        let mut foreign = false;
+        let updated = match &expected {
+            Some(expected) => store.update(name, &mut |rec| {
+                if rec.thread_id != *expected {
+                    foreign = true;
+                } else if let Some(t) = turn_slot.take() {
+                    rec.record_turn(t, max_history);
+                }
+            }),
+            None => Ok(None),
+        };
         match updated {
+            Ok(Some(_)) if foreign => {
+                let _ = saver.inner.client_event(&ClientEvent::Warning {
+                    message: format!(
+                        "session {name:?} was replaced by another run meanwhile; this turn was not recorded in it"
+                    ),
+                });
+            }
             Ok(Some(rec)) => {
                 let _ = saver.inner.client_event(&ClientEvent::SessionUpdated {
                     name: rec.name.clone(),

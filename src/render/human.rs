@@ -146,6 +146,10 @@ impl HumanRenderer {
         let s = self.s;
         match &item.details {
             ItemDetails::CommandExecution { command, .. } => {
+                // item.updated repeats the item: show the command once.
+                if self.command_started.contains_key(&item.id) {
+                    return;
+                }
                 self.command_started.insert(item.id.clone(), Instant::now());
                 let shown = display_command(command);
                 self.activity(&format!("running: {shown}"));

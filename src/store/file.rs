@@ -269,6 +269,18 @@ impl FileStore {
             .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))
     }
 
+    /// Would a write succeed? Reads the whole file as a writer would, so a damaged store is
+    /// reported before codex starts rather than after.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        let sessions = self.load()?;
+        if !sessions.bytes.is_empty()
+            && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&sessions.bytes)
+        {
+            return Err(self.unreadable(format!("not valid JSON: {e}")));
+        }
+        Ok(())
+    }
+
     /// Every session without its turn history (cheaper to read), most recently used first.
     pub fn list_summaries(&self) -> Result<Vec<super::SessionSummary>, StoreError> {
         let sessions = self.load()?;
@@ -334,6 +346,19 @@ impl FileStore {
     ) -> Result<T, StoreError> {
         let _lock = self.lock()?;
         let mut sessions = self.load()?;
+        // The line reader trusts records it does not decode; before rewriting the file, make
+        // sure every one of them is JSON, so a damaged file is refused, never rewritten.
+        if !sessions.bytes.is_empty()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&sessions.bytes).is_err()
+        {
+            let bytes = std::mem::take(&mut sessions.bytes);
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                    Err(e) => self.unreadable(format!("not valid JSON: {e}")),
+                    Ok(_) => self.unreadable("not valid JSON"),
+                },
+            );
+        }
         let (value, changed) = f(&mut sessions)?;
         if changed {
             self.save(&sessions)?;
@@ -511,6 +536,7 @@ mod tests {
         let path = dir.path().join("sessions.json");
         for content in [
             &b"{not json"[..],
+            b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{\n\"a\":{this is not json}\n}}\n",
             br#"{"format":"spawncodex-sessions","version":99,"sessions":{}}"#,
             br#"{"a":"b"}"#,
         ] {

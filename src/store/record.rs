@@ -117,6 +117,10 @@ impl SessionRecord {
 
     /// Record a finished turn: counters, per-turn usage delta, bounded history.
     pub fn record_turn(&mut self, turn: TurnInput<'_>, max_history: usize) {
+        if turn.thread_id.is_some_and(|id| id != self.thread_id) {
+            // A new thread (e.g. a retry that started over) counts its usage from zero.
+            self.last_cumulative_usage = None;
+        }
         let delta = turn
             .cumulative_usage
             .map(|now| match &self.last_cumulative_usage {

@@ -385,3 +385,69 @@ fn codex_does_not_outlive_a_killed_spawncodex() {
         "codex outlived spawncodex"
     );
 }
+
+#[test]
+fn stderr_noise_does_not_make_a_failure_transient() {
+    let env = Env::new();
+    let script = env.script(
+        "noisy",
+        &[
+            "@@stderr 2026-11-23T21:11:16.429583Z WARN codex_core: request timed out",
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"turn.failed","error":{"message":"The model does not exist"}}"#,
+            "@@exit 1",
+        ],
+    );
+    env.cmd(&[&script])
+        .args(["run", "--retries", "2", "--backoff", "0", "hi"])
+        .assert()
+        .code(1);
+    assert_eq!(env.calls(), 1);
+}
+
+#[test]
+fn ephemeral_retries_start_over() {
+    let env = Env::new();
+    let failing = env.replay("http429.jsonl", 1);
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&failing, &plain])
+        .args([
+            "run",
+            "--ephemeral",
+            "--retries",
+            "1",
+            "--backoff",
+            "0",
+            "hi",
+        ])
+        .assert()
+        .success();
+    assert_eq!(env.argv(2), ["exec", "--json", "--ephemeral", "--", "hi"]);
+    env.cmd(&[&plain])
+        .args(["run", "--ephemeral", "--session", "e", "hi"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--ephemeral"));
+}
+
+#[test]
+fn sigterm_during_a_retry_wait_exits_143() {
+    let env = Env::new();
+    let failing = env.replay("http429.jsonl", 1);
+    let mut child = env
+        .std_cmd(&[&failing])
+        .args(["run", "--retries", "3", "--backoff", "5", "hi"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    send_signal(child.id(), libc::SIGTERM);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(env.calls(), 1);
+}

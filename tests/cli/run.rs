@@ -490,3 +490,59 @@ fn codex_that_does_not_exit_after_the_turn_is_stopped() {
     assert!(gone_within(env.codex_pid(1), 2.0));
     assert!(gone_within(env.grandchild_pid(), 2.0));
 }
+
+#[test]
+fn a_turn_completed_line_cut_short_is_not_success() {
+    let env = Env::new();
+    let script = env.script(
+        "crash",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"partial"}}"#,
+            r#"@@noeol {"type":"turn.completed","usage":{"input_tokens":5}"#,
+            "@@exit 139",
+        ],
+    );
+    let out = env
+        .cmd(&[&script])
+        .args(["run", "--jsonl", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines = jsonl(&out.stdout); // every stdout line still parses
+    assert!(!types(&lines).contains(&"turn.completed".to_string()));
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "incomplete");
+    assert_eq!(last["codex_exit_code"], 139);
+    assert!(types(&lines).contains(&"spawncodex.warning".to_string()));
+}
+
+#[test]
+fn closed_stdout_never_panics() {
+    use std::process::Stdio;
+    let env = Env::new();
+    for args in [
+        vec!["run", "--dry-run", "hi"],
+        vec![
+            "schema-run",
+            "--fix-strict",
+            "--schema-json",
+            r#"{"type":"object"}"#,
+        ],
+        vec!["completions", "bash"],
+    ] {
+        let mut child = env
+            .std_cmd(&[])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}");
+    }
+}

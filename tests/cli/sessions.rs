@@ -240,6 +240,7 @@ fn unreadable_or_newer_store_is_left_untouched() {
     for content in [
         &b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{\"a\":"[..],
         br#"{"format":"spawncodex-sessions","version":7,"sessions":{}}"#,
+        b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{\n\"a\":{this is not json}\n}}\n",
     ] {
         std::fs::write(env.store_file(), content).unwrap();
         for args in [
@@ -480,4 +481,42 @@ fn imports_the_python_sdk_files() {
         .assert()
         .success();
     assert_eq!(&env.argv(1)[..4], ["exec", "--json", "resume", "def-456"]);
+}
+
+#[test]
+fn a_name_taken_by_a_concurrent_run_is_not_overwritten() {
+    let env = Env::new();
+    // Run A is slow to report its thread; run B takes the name first.
+    let slow = env.script(
+        "slow",
+        &[
+            "@@sleep 1.5",
+            r#"{"type":"thread.started","thread_id":"thread-A"}"#,
+            &format!("@@cat {}", fixture("plain.jsonl").display()),
+        ],
+    );
+    let fast = env.replay("plain.jsonl", 0);
+    let a = env
+        .std_cmd(&[&slow])
+        .args(["run", "--session", "x", "-m", "model-A", "first"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    env.cmd(&[&slow, &fast])
+        .args(["run", "--session", "x", "-m", "model-B", "second"])
+        .assert()
+        .success();
+    let out = a.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("not saved") && stderr.contains("thread-A"),
+        "{stderr}"
+    );
+    let rec = show_json(&env, "x");
+    assert_eq!(rec["thread_id"], PLAIN_THREAD);
+    assert_eq!(rec["options"]["model"], "model-B");
+    assert_eq!(rec["turns"], 1);
 }
