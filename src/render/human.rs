@@ -215,12 +215,21 @@ impl HumanRenderer {
             }
             ItemDetails::FileChange { changes, status } => {
                 for change in changes {
-                    let (mark, style) = match change.kind.as_str() {
-                        "add" => ("A", s.green),
-                        "delete" => ("D", s.red),
-                        _ => ("M", s.yellow),
+                    let style = match change.kind.as_str() {
+                        "add" => s.green,
+                        "delete" => s.red,
+                        _ => s.yellow,
                     };
-                    self.line(&format!("{} {}", mark.style(style), change.path));
+                    let kind = if change.kind.is_empty() {
+                        "update"
+                    } else {
+                        change.kind.as_str()
+                    };
+                    self.line(&format!(
+                        "{} {}",
+                        format!("{kind:<6}").style(style),
+                        change.path
+                    ));
                 }
                 if status == "failed" {
                     self.line(&format!("  {}", "✗ patch failed".style(s.red)));
