@@ -450,9 +450,9 @@ impl Renderer for HumanRenderer {
 fn make_spinner(color: bool) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     let template = if color {
-        "{spinner:.cyan} {elapsed:.dim} {msg}"
+        "{spinner:.cyan} {elapsed:.dim} {wide_msg}"
     } else {
-        "{spinner} {elapsed} {msg}"
+        "{spinner} {elapsed} {wide_msg}"
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         pb.set_style(style.tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "));
