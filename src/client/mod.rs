@@ -14,6 +14,22 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Telemetry: any [`Observer`] sees codex's lines and the client's own events as they happen;
+//! [`HookObserver`] turns a closure into one (the "event hook"):
+//!
+//! ```no_run
+//! use spawncodex::client::{ClientEvent, CodexClient, ExecRequest, HookObserver, RunOptions};
+//!
+//! # async fn demo() -> Result<(), spawncodex::client::ClientError> {
+//! let client = CodexClient::locate(None)?;
+//! let mut hook = HookObserver(|event: &ClientEvent| match event {
+//!     ClientEvent::RetryScheduled { delay_ms, reason, .. } => eprintln!("retrying in {delay_ms} ms: {reason}"),
+//!     other => eprintln!("{}", other.name()),
+//! });
+//! let outcome = client.run(&ExecRequest::new("hi"), &RunOptions::default(), &mut hook).await?;
+//! # let _ = outcome; Ok(()) }
+//! ```
+//!
 //! What it guarantees: codex runs in its own process group with `/dev/null` (or the prompt) on
 //! stdin; its stdout is handed to an [`Observer`] line by line as it arrives, unmodified; the run
 //! ends when codex exits even if a grandchild holds the pipe; nothing codex started is left
