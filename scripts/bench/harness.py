@@ -512,9 +512,19 @@ class Bench:
         live_store = os.path.join(self.work, "resume-store.json")
         live_seed = os.path.join(self.work, "resume-seed.json")
 
+        def fresh(src, dst):
+            # Every run resumes the same, pristine store; flushed here, untimed, so that the
+            # copy's writeback does not land in spawncodex's own fsync.
+            shutil.copyfile(src, dst)
+            fd = os.open(dst, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
         def with_store(src, dst, fn):
             def g():
-                shutil.copyfile(src, dst)  # every run resumes the same, pristine store
+                fresh(src, dst)
                 return fn()
             return g
 
@@ -531,7 +541,7 @@ class Bench:
             for k, key in ((1, "py1"), (n, "py")):
                 vs.append(Variant(key, f"Python SDK resume(session_name=...), {k:,} stored",
                                   self.peer_timed("py", "resume", env, live_seed, "s5000",
-                                                  prepare=lambda k=k: shutil.copyfile(st[k][1], live_seed)),
+                                                  prepare=lambda k=k: fresh(st[k][1], live_seed)),
                                   kind="peer" if k == n else "info"))
         if "ts" in self.peers:
             self.skipped("resume --session: the TypeScript SDK has no session store (resumeThread(id) only)")
