@@ -83,9 +83,9 @@ fn kind_of(ty: &[u8]) -> LineKind {
 /// codex writes `"item":{"id":"item_N","type":"..."`, so the item's type sits in the first
 /// bytes after `"item":`; we read it there without allocating, and fall back to a parse when the
 /// line is shaped differently.
-pub fn item_type_is(line: &[u8], item_type: &str) -> bool {
-    if let Some(found) = item_type_fast(line) {
-        return found == item_type.as_bytes();
+pub fn item_type_is(line: &[u8], wanted: &str) -> bool {
+    if let Some(found) = item_type(line) {
+        return found == wanted.as_bytes();
     }
     match ThreadEvent::parse(line) {
         Some(
@@ -94,14 +94,27 @@ pub fn item_type_is(line: &[u8], item_type: &str) -> bool {
             | ThreadEvent::ItemCompleted { item },
         ) => serde_json::to_value(&item.details)
             .ok()
-            .and_then(|v| {
-                v.get("type")
-                    .and_then(|t| t.as_str())
-                    .map(|t| t == item_type)
-            })
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(|t| t == wanted))
             .unwrap_or(false),
         _ => false,
     }
+}
+
+/// The item type of an `item.*` line, read without a parser when the line has codex's usual
+/// layout. `None`: no item, or laid out differently (then parse the line).
+pub fn item_type(line: &[u8]) -> Option<&[u8]> {
+    exact_layout_item_type(line).or_else(|| item_type_fast(line))
+}
+
+/// `{"type":"item.completed","item":{"id":"item_1","type":"agent_message",...`: every offset is
+/// known, so no search is needed at all.
+fn exact_layout_item_type(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.strip_prefix(TYPE_PREFIX)?;
+    let rest = &rest[memchr::memchr(b'"', rest)? + 1..];
+    let rest = rest.strip_prefix(br#","item":{"id":""#)?;
+    let rest = &rest[memchr::memchr(b'"', rest)? + 1..];
+    let rest = rest.strip_prefix(br#","type":""#)?;
+    Some(&rest[..memchr::memchr(b'"', rest)?])
 }
 
 /// The item type from codex's usual layout, if the line has it.

@@ -142,18 +142,130 @@ impl HumanRenderer {
         }
     }
 
-    fn render_item_started(&mut self, item: &ThreadItem) {
+    fn agent_message(&mut self, text: &str) {
         let s = self.s;
+        self.line(&format!("{}", "codex".style(s.magenta)));
+        self.block("  ", text, owo_colors::Style::new());
+    }
+
+    fn command_started(&mut self, id: &str, command: &str) {
+        let s = self.s;
+        // item.updated repeats the item: show the command once.
+        if self.command_started.contains_key(id) {
+            return;
+        }
+        self.command_started.insert(id.to_string(), Instant::now());
+        let shown = display_command(command);
+        self.activity(&format!("running: {shown}"));
+        self.line(&format!("{} {}", "$".style(s.cyan), shown.style(s.bold)));
+    }
+
+    fn command_completed(
+        &mut self,
+        id: &str,
+        command: &str,
+        output: &str,
+        exit_code: Option<i64>,
+        status: &str,
+    ) {
+        use std::fmt::Write as _;
+        let s = self.s;
+        let took = self.command_started.remove(id).map(|t| t.elapsed());
+        if took.is_none() {
+            // codex sometimes reports a command only when it completes.
+            let shown = display_command(command);
+            self.line(&format!("{} {}", "$".style(s.cyan), shown.style(s.bold)));
+        }
+        let (tail, skipped) = if self.opts.verbose > 0 {
+            (output, 0)
+        } else {
+            last_lines(output, OUTPUT_TAIL_LINES)
+        };
+        if skipped > 0 {
+            self.line(&format!(
+                "  {}",
+                format!("… {skipped} earlier lines (-v shows all)").style(s.dimmed)
+            ));
+        }
+        self.block("  ", tail, s.dimmed);
+        let mut verdict = String::with_capacity(32);
+        let ok = exit_code == Some(0) && status != "failed";
+        let _ = match exit_code {
+            Some(code) => write!(verdict, "{} exit {code}", if ok { "✓" } else { "✗" }),
+            None => write!(verdict, "✗ exit ?"),
+        };
+        if let Some(took) = took {
+            let _ = write!(verdict, " in {}", fmt_duration(took));
+        }
+        let style = if ok { s.green } else { s.red };
+        let _ = writeln!(self.pending, "  {}", verdict.style(style));
+        self.activity("thinking");
+    }
+
+    /// The hot item types rendered from a borrowed parse of the line (no owned copies of
+    /// commands, outputs and messages). `false`: not one of them; use the typed event.
+    fn render_hot_item(&mut self, line: &CodexLine<'_>) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Hot<'a> {
+            #[serde(borrow)]
+            item: HotItem<'a>,
+        }
+        #[derive(serde::Deserialize)]
+        struct HotItem<'a> {
+            #[serde(borrow, default)]
+            id: std::borrow::Cow<'a, str>,
+            #[serde(borrow, rename = "type")]
+            kind: std::borrow::Cow<'a, str>,
+            #[serde(borrow, default)]
+            text: std::borrow::Cow<'a, str>,
+            #[serde(borrow, default)]
+            command: std::borrow::Cow<'a, str>,
+            #[serde(borrow, default)]
+            aggregated_output: std::borrow::Cow<'a, str>,
+            #[serde(default)]
+            exit_code: Option<i64>,
+            #[serde(borrow, default)]
+            status: std::borrow::Cow<'a, str>,
+        }
+        let started = match line.kind() {
+            LineKind::ItemStarted | LineKind::ItemUpdated => true,
+            LineKind::ItemCompleted => false,
+            _ => return false,
+        };
+        let hot_type = match crate::client::line::item_type(line.raw()) {
+            Some(b"command_execution") => true,
+            Some(b"agent_message" | b"reasoning") => !started,
+            _ => false,
+        };
+        if !hot_type {
+            return false;
+        }
+        let Ok(Hot { item }) = serde_json::from_slice::<Hot>(line.raw()) else {
+            return false;
+        };
+        match (item.kind.as_ref(), started) {
+            ("command_execution", true) => self.command_started(&item.id, &item.command),
+            ("command_execution", false) => self.command_completed(
+                &item.id,
+                &item.command,
+                &item.aggregated_output,
+                item.exit_code,
+                &item.status,
+            ),
+            ("agent_message", false) => self.agent_message(&item.text),
+            ("reasoning", false) => {
+                let dimmed = self.s.dimmed;
+                self.block("  ", &item.text, dimmed);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn render_item_started(&mut self, item: &ThreadItem) {
         match &item.details {
             ItemDetails::CommandExecution { command, .. } => {
-                // item.updated repeats the item: show the command once.
-                if self.command_started.contains_key(&item.id) {
-                    return;
-                }
-                self.command_started.insert(item.id.clone(), Instant::now());
-                let shown = display_command(command);
-                self.activity(&format!("running: {shown}"));
-                self.line(&format!("{} {}", "$".style(s.cyan), shown.style(s.bold)));
+                self.command_started(&item.id, command)
             }
             ItemDetails::McpToolCall { server, tool, .. } => {
                 self.activity(&format!("calling {server}.{tool}"));
@@ -167,52 +279,14 @@ impl HumanRenderer {
     fn render_item_completed(&mut self, item: &ThreadItem) {
         let s = self.s;
         match &item.details {
-            ItemDetails::AgentMessage { text } => {
-                self.line(&format!("{}", "codex".style(s.magenta)));
-                self.block("  ", text, owo_colors::Style::new());
-            }
+            ItemDetails::AgentMessage { text } => self.agent_message(text),
             ItemDetails::Reasoning { text } => self.block("  ", text, s.dimmed),
             ItemDetails::CommandExecution {
                 command,
                 aggregated_output,
                 exit_code,
                 status,
-            } => {
-                let took = self
-                    .command_started
-                    .remove(&item.id)
-                    .map(|t| format!(" in {}", fmt_duration(t.elapsed())));
-                if took.is_none() {
-                    // codex sometimes reports a command only when it completes.
-                    let shown = display_command(command);
-                    self.line(&format!("{} {}", "$".style(s.cyan), shown.style(s.bold)));
-                }
-                let took = took.unwrap_or_default();
-                let (tail, skipped) = if self.opts.verbose > 0 {
-                    (aggregated_output.as_str(), 0)
-                } else {
-                    last_lines(aggregated_output, OUTPUT_TAIL_LINES)
-                };
-                if skipped > 0 {
-                    self.line(&format!(
-                        "  {}",
-                        format!("… {skipped} earlier lines (-v shows all)").style(s.dimmed)
-                    ));
-                }
-                self.block("  ", tail, s.dimmed);
-                let code = exit_code
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "?".into());
-                if *exit_code == Some(0) && status != "failed" {
-                    self.line(&format!("  {}", format!("✓ exit 0{took}").style(s.green)));
-                } else {
-                    self.line(&format!(
-                        "  {}",
-                        format!("✗ exit {code}{took}").style(s.red)
-                    ));
-                }
-                self.activity("thinking");
-            }
+            } => self.command_completed(&item.id, command, aggregated_output, *exit_code, status),
             ItemDetails::FileChange { changes, status } => {
                 for change in changes {
                     let style = match change.kind.as_str() {
@@ -339,7 +413,9 @@ impl Observer for HumanRenderer {
                 self.line(&format!("{}", format!("event {ty}").style(self.s.dimmed)));
             }
             _ => {
-                if let Some(ev) = line.event() {
+                if !self.render_hot_item(line)
+                    && let Some(ev) = line.event()
+                {
                     self.render_event(ev);
                 }
             }
