@@ -9,7 +9,8 @@
 #                         [--bin PATH] [--scratch DIR] [--out FILE] [--profile]
 #   --quick        fewer rounds (3 for the big streams, 7 for the fast cases, 2 for latency and
 #                  RSS, a 0.5 s pause in the latency case): a smoke run of a minute or two
-#   --runs N       timed rounds for the big-stream cases (default 7; fast cases get 3N)
+#   --runs N       timed rounds for the big-stream cases (default 7; the fast cases get 3N);
+#                  in a round the baselines and spawncodex run 3 times, each peer once
 #   --cases LIST   comma-separated subset of: trivial,big,rss,latency,list,resume
 #   --no-peers     skip the Python and TypeScript SDKs
 #   --no-build     use the existing target/release/spawncodex

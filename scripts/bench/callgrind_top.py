@@ -43,7 +43,8 @@ def main():
     print("  inclusive, spawncodex functions (with callees):")
     shown = 0
     for fn, (ir, pct) in sorted(inc.items(), key=lambda kv: -kv[1][0]):
-        if not fn.startswith("spawncodex::") or "{{closure}}" in fn and pct > 95 or fn == "spawncodex::main":
+        ours = fn.startswith(("spawncodex::", "<spawncodex::"))
+        if not ours or "{{closure}}" in fn and pct > 95 or fn == "spawncodex::main":
             continue
         print(f"    {pct:5.1f}%  {ir:>13,}  {fn[:150]}")
         shown += 1
