@@ -765,9 +765,14 @@ def main():
         b.skipped(s)
     load_before = loadavg()
     t0 = time.time()
+    cases = {"trivial": b.case_trivial, "big": b.case_big, "rss": b.case_rss, "latency": b.case_latency,
+             "list": b.case_sessions_list, "resume": b.case_resume}
+    unknown = [c for c in a.cases.split(",") if c not in cases]
+    if unknown:
+        log(f"unknown case(s) {', '.join(unknown)}: pick from {','.join(cases)}")
+        return 2
     for case in a.cases.split(","):
-        {"trivial": b.case_trivial, "big": b.case_big, "rss": b.case_rss, "latency": b.case_latency,
-         "list": b.case_sessions_list, "resume": b.case_resume}[case]()
+        cases[case]()
     meta = {"machine": machine(), "spawncodex": f"{a.bin} {a.describe}".strip(),
             "runs": f"rounds: {a.runs} (big streams), {a.runs_small} (fast cases), {a.runs_rss} (RSS), "
                     f"{a.runs_latency} (latency); in each round the peers run once, the baselines and "
