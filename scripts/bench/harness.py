@@ -570,12 +570,22 @@ class Bench:
         v = self.find(r, key)
         if not v or "ratio" not in v:
             return {"what": f"{key}: not measured", "ok": None}
-        # Both the median of paired ratios and the ratio of the best runs must hold: on this
-        # kind of shared VM a pipeline is up to 4x slower in some spells than in others, and
-        # not every variant suffers alike (see BENCHMARKS.md).
-        return {"what": f"{v['label']}: {v['ratio']:.2f}x the baseline (median of paired runs), "
-                        f"{v['ratio_min']:.2f}x best run to best run (limit {limit:g}x)",
-                "ok": v["ratio"] <= limit and v["ratio_min"] <= limit}
+        # The median of paired ratios, the ratio of the best runs and, where measured, the
+        # one-CPU ratio must all hold: on this kind of shared VM a two-process pipeline runs up
+        # to 4x slower while the machine is otherwise idle (slow wake-ups of an idle vCPU), for
+        # whole cases at a time, and not every variant suffers alike (see BENCHMARKS.md).
+        what = (f"{v['label']}: {v['ratio']:.2f}x the baseline (median of paired runs), "
+                f"{v['ratio_min']:.2f}x best run to best run")
+        ok = v["ratio"] <= limit and v["ratio_min"] <= limit
+        one = self.find(r, f"{key}_1cpu")
+        if one and "ratio" in one:
+            what += f", {one['ratio']:.2f}x on one CPU"
+            ok = ok and one["ratio"] <= limit
+            base, base1 = self.find(r, "base"), self.find(r, "base_1cpu")
+            if base and base1 and base.get("n") and base1.get("n") and base["median"] > 1.5 * base1["median"]:
+                what += (f" (the two-CPU baseline ran in the VM's slow mode: {base['median']:.0f} ms "
+                         f"against {base1['median']:.0f} ms on one CPU; trust the one-CPU ratio)")
+        return {"what": what + f" (limit {limit:g}x)", "ok": ok}
 
     def check_abs(self, r, key, limit):
         v = self.find(r, key)
