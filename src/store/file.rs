@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,6 +27,39 @@ const LOCK_WAIT: Duration = Duration::from_secs(15);
 pub struct FileStore {
     path: PathBuf,
     lock_path: PathBuf,
+    /// The last version read, so a command that reads and then writes loads the file once.
+    cache: std::sync::Mutex<Option<(FileId, Sessions)>>,
+}
+
+/// One version of the store file: a rewrite makes a new inode, an edit in place changes the size
+/// or the modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl FileId {
+    fn of(meta: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        }
+    }
+
+    fn stamp(&self) -> String {
+        format!(
+            "{} {} {} {} {}\n",
+            self.dev, self.ino, self.size, self.mtime, self.mtime_nsec
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -83,18 +116,19 @@ const HEADER: &[u8] = b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sess
 /// Read our own one-session-per-line layout without a JSON parser. `None`: not that layout.
 fn read_lines(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
     std::str::from_utf8(bytes).ok()?;
-    let mut entries = BTreeMap::new();
-    let mut lines = bytes.split(|b| *b == b'\n');
-    let mut offset = 0;
-    let header = lines.next()?;
-    if header != HEADER {
+    let header_end = memchr::memchr(b'\n', bytes)?;
+    if &bytes[..header_end] != HEADER {
         return None;
     }
-    offset += header.len() + 1;
+    let mut entries = BTreeMap::new();
+    let mut start = header_end + 1;
     let mut closed = false;
-    for line in lines {
-        let start = offset;
-        offset += line.len() + 1;
+    while start < bytes.len() {
+        // memchr finds the line ends: a byte-by-byte split was most of the cost on big stores.
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let line = &bytes[start..end];
+        let line_start = start;
+        start = end + 1;
         if closed {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -107,16 +141,16 @@ fn read_lines(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
         }
         let body = line.strip_suffix(b",").unwrap_or(line);
         let rest = body.strip_prefix(b"\"")?;
-        let end = memchr::memchr(b'"', rest)?;
-        let key = &rest[..end];
+        let key_end = memchr::memchr(b'"', rest)?;
+        let key = &rest[..key_end];
         if key.contains(&b'\\') {
             return None;
         }
-        let value = rest[end + 1..].strip_prefix(b":")?;
+        let value = rest[key_end + 1..].strip_prefix(b":")?;
         if value.first() != Some(&b'{') || value.last() != Some(&b'}') {
             return None;
         }
-        let value_start = start + 1 + end + 2;
+        let value_start = line_start + 1 + key_end + 2;
         let name = String::from_utf8(key.to_vec()).ok()?;
         entries.insert(name, Entry::InFile(value_start..value_start + value.len()));
     }
@@ -132,7 +166,11 @@ impl FileStore {
             .unwrap_or_default();
         lock_name.push(".lock");
         let lock_path = path.with_file_name(lock_name);
-        FileStore { path, lock_path }
+        FileStore {
+            path,
+            lock_path,
+            cache: std::sync::Mutex::new(None),
+        }
     }
 
     /// The default location: `$SPAWNCODEX_HOME/sessions.json`, else the XDG data directory
@@ -175,6 +213,7 @@ impl FileStore {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .mode(0o600)
             .open(&self.lock_path)
@@ -260,6 +299,42 @@ impl FileStore {
         }
     }
 
+    fn current_id(&self) -> Result<Option<FileId>, StoreError> {
+        match fs::metadata(&self.path) {
+            Ok(meta) => Ok(Some(FileId::of(&meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_err(e)),
+        }
+    }
+
+    fn take_cache(&self) -> Option<(FileId, Sessions)> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn put_cache(&self, id: Option<FileId>, sessions: Sessions) {
+        if let Some(id) = id {
+            *self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((id, sessions));
+        }
+    }
+
+    /// Read for a lookup; the result is kept for a write that may follow in this process.
+    fn read_then_keep<T>(&self, f: impl FnOnce(&Sessions) -> T) -> Result<T, StoreError> {
+        let id = self.current_id()?;
+        let sessions = match self.take_cache() {
+            Some((cached, sessions)) if Some(cached) == id => sessions,
+            _ => self.load()?,
+        };
+        let value = f(&sessions);
+        self.put_cache(id, sessions);
+        Ok(value)
+    }
+
     fn decode<T: serde::de::DeserializeOwned>(
         &self,
         name: &str,
@@ -272,13 +347,17 @@ impl FileStore {
     /// Would a write succeed? Reads the whole file as a writer would, so a damaged store is
     /// reported before codex starts rather than after.
     pub fn check_writable(&self) -> Result<(), StoreError> {
-        let sessions = self.load()?;
-        if !sessions.bytes.is_empty()
-            && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&sessions.bytes)
-        {
-            return Err(self.unreadable(format!("not valid JSON: {e}")));
-        }
-        Ok(())
+        let id = self.current_id()?;
+        let stamp = fs::read_to_string(&self.lock_path).unwrap_or_default();
+        let written_by_us = id.is_some_and(|id| id.stamp() == stamp);
+        self.read_then_keep(|sessions| {
+            if written_by_us || sessions.bytes.is_empty() {
+                return Ok(());
+            }
+            serde_json::from_slice::<serde::de::IgnoredAny>(&sessions.bytes)
+                .map(|_| ())
+                .map_err(|e| self.unreadable(format!("not valid JSON: {e}")))
+        })?
     }
 
     /// Every session without its turn history (cheaper to read), most recently used first.
@@ -298,7 +377,8 @@ impl FileStore {
     }
 
     /// Write the whole file: temp file in the same directory, fsync, rename, fsync the directory.
-    fn save(&self, sessions: &Sessions) -> Result<(), StoreError> {
+    fn save(&self, sessions: &Sessions, lock: &File) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
         self.ensure_dir()?;
         let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             Some(d) => d.to_path_buf(),
@@ -328,10 +408,15 @@ impl FileStore {
             w.flush().map_err(|e| self.io_err(e))?;
         }
         tmp.as_file().sync_all().map_err(|e| self.io_err(e))?;
+        let written = FileId::of(&tmp.as_file().metadata().map_err(|e| self.io_err(e))?);
         tmp.persist(&self.path).map_err(|e| self.io_err(e.error))?;
         if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();
         }
+        // Remember, beside the lock, which file version we wrote from checked records: the next
+        // writer that finds exactly this version need not check it again.
+        let _ = lock.set_len(0);
+        let _ = lock.write_all_at(written.stamp().as_bytes(), 0);
         Ok(())
     }
 
@@ -344,11 +429,21 @@ impl FileStore {
         &self,
         f: impl FnOnce(&mut Sessions) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
-        let _lock = self.lock()?;
-        let mut sessions = self.load()?;
+        let lock = self.lock()?;
+        let id = self.current_id()?;
+        let mut sessions = match self.take_cache() {
+            Some((cached, sessions)) if Some(cached) == id => sessions,
+            _ => self.load()?,
+        };
         // The line reader trusts records it does not decode; before rewriting the file, make
-        // sure every one of them is JSON, so a damaged file is refused, never rewritten.
-        if !sessions.bytes.is_empty()
+        // sure every one of them is JSON, so a damaged file is refused, never rewritten. A file
+        // that is exactly the version a spawncodex wrote (the stamp beside the lock) was checked
+        // when it was written.
+        let mut stamp = String::new();
+        let _ = (&lock).read_to_string(&mut stamp);
+        let written_by_us = id.is_some_and(|id| id.stamp() == stamp);
+        if !written_by_us
+            && !sessions.bytes.is_empty()
             && serde_json::from_slice::<serde::de::IgnoredAny>(&sessions.bytes).is_err()
         {
             let bytes = std::mem::take(&mut sessions.bytes);
@@ -361,7 +456,9 @@ impl FileStore {
         }
         let (value, changed) = f(&mut sessions)?;
         if changed {
-            self.save(&sessions)?;
+            self.save(&sessions, &lock)?;
+        } else {
+            self.put_cache(id, sessions);
         }
         Ok(value)
     }
@@ -370,11 +467,12 @@ impl FileStore {
 impl SessionStore for FileStore {
     fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError> {
         // Writers replace the file atomically, so a reader needs no lock.
-        let sessions = self.load()?;
-        sessions
-            .raw(name)
-            .map(|raw| self.decode(name, raw))
-            .transpose()
+        self.read_then_keep(|sessions| {
+            sessions
+                .raw(name)
+                .map(|raw| self.decode(name, raw))
+                .transpose()
+        })?
     }
 
     fn list(&self) -> Result<Vec<SessionRecord>, StoreError> {
@@ -528,6 +626,45 @@ mod tests {
             .map(|s| s.name)
             .collect();
         assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn a_file_changed_after_our_write_is_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sessions.json"));
+        store
+            .insert(
+                SessionRecord::new("a", "t", None, SessionOptions::default()),
+                false,
+            )
+            .unwrap();
+        // Our own version carries the stamp, so the next write skips the whole-file check.
+        let id = store.current_id().unwrap().unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("sessions.json.lock")).unwrap(),
+            id.stamp()
+        );
+        store
+            .insert(
+                SessionRecord::new("b", "t", None, SessionOptions::default()),
+                false,
+            )
+            .unwrap();
+        // Damaged by hand afterwards (same layout): refused, and left as it is.
+        let damaged = fs::read_to_string(store.path())
+            .unwrap()
+            .replace("{\"name\":\"a\"", "{name:a");
+        fs::write(store.path(), &damaged).unwrap();
+        let fresh = FileStore::new(dir.path().join("sessions.json"));
+        assert!(
+            fresh
+                .insert(
+                    SessionRecord::new("c", "t", None, SessionOptions::default()),
+                    false
+                )
+                .is_err()
+        );
+        assert_eq!(fs::read_to_string(store.path()).unwrap(), damaged);
     }
 
     #[test]
