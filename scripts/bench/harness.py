@@ -509,39 +509,55 @@ class Bench:
         log(f"case resume --session with {n:,} sessions stored")
         st = self.stores(n)
         env = self.env_for(TRIVIAL)
-        live_store = os.path.join(self.work, "resume-store.json")
-        live_seed = os.path.join(self.work, "resume-seed.json")
 
         def fresh(src, dst):
-            # Every run resumes the same, pristine store; flushed here, untimed, so that the
-            # copy's writeback does not land in spawncodex's own fsync.
+            # A pristine copy, flushed here, untimed, so that the copy's writeback does not land
+            # in spawncodex's own fsync; no lock file, so no stamp of an earlier spawncodex write.
             shutil.copyfile(src, dst)
+            for extra in (dst + ".lock",):
+                if os.path.exists(extra):
+                    os.unlink(extra)
             fd = os.open(dst, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
 
-        def with_store(src, dst, fn):
-            def g():
-                fresh(src, dst)
-                return fn()
-            return g
+        def resume_argv(store):
+            return [self.bin, "--codex-bin", FAKE, "--store", store, "resume", "--session", "s5000", "hi"]
 
-        def sc(k):
-            argv = [self.bin, "--codex-bin", FAKE, "--store", live_store, "resume", "--session", "s5000", "hi"]
-            return with_store(st[k][0], live_store, self.timed(argv, env))
+        def steady(k):
+            # The store is set up once, then every run resumes it as the previous run left it:
+            # a store that spawncodex itself maintains, as in real use (the warm-up round makes
+            # the first write).
+            store = os.path.join(self.work, f"resume-store-{k}.json")
+            fresh(st[k][0], store)
+            return self.timed(resume_argv(store), env)
+
+        def foreign(k):
+            # A fresh copy every run: a store last written by another program, so spawncodex
+            # reads it as it would a file it has not written itself.
+            store = os.path.join(self.work, f"resume-foreign-{k}.json")
+            timed = self.timed(resume_argv(store), env)
+
+            def g():
+                fresh(st[k][0], store)
+                return timed()
+            return g
 
         vs = [
             Variant("fake", "fake codex alone (reference)", self.timed([FAKE], env), kind="info"),
-            Variant("base", "spawncodex resume --session s5000, 1 session stored", sc(1), kind="baseline"),
-            Variant("sc", f"spawncodex resume --session s5000, {n:,} sessions stored", sc(n)),
+            Variant("base", "spawncodex resume --session s5000, 1 session stored", steady(1), kind="baseline"),
+            Variant("sc", f"spawncodex resume --session s5000, {n:,} sessions stored", steady(n)),
+            Variant("sc_foreign", f"the same, {n:,} stored, on a fresh copy each run (a store spawncodex "
+                                  "did not write last; info)", foreign(n), kind="info"),
         ]
         if "py" in self.peers:
             for k, key in ((1, "py1"), (n, "py")):
+                seed = os.path.join(self.work, f"resume-seed-{k}.json")
+                fresh(st[k][1], seed)
                 vs.append(Variant(key, f"Python SDK resume(session_name=...), {k:,} stored",
-                                  self.peer_timed("py", "resume", env, live_seed, "s5000",
-                                                  prepare=lambda k=k: fresh(st[k][1], live_seed)),
+                                  self.peer_timed("py", "resume", env, seed, "s5000"),
                                   kind="peer" if k == n else "info"))
         if "ts" in self.peers:
             self.skipped("resume --session: the TypeScript SDK has no session store (resumeThread(id) only)")
