@@ -49,11 +49,13 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
   pstat "spawncodex live 2>/dev/null | cat > /dev/null" "'$bin' --codex-bin '$fake' live hi 2>/dev/null | cat >/dev/null"
   pstat "spawncodex sessions list --json (10,000 sessions)" "'$bin' --store '$store' sessions list --json >/dev/null"
   export BENCH_CODEX_STREAM="$here/trivial-5-events.jsonl"
-  pstat "spawncodex resume --session s5000 (10,000 sessions; store copied first, ~2 ms)" \
-    "cp '$store' '$resume_store' && '$bin' --codex-bin '$fake' --store '$resume_store' resume --session s5000 hi >/dev/null"
+  # As in the bench: a store that spawncodex itself wrote last (one warm-up resume first).
+  cp "$store" "$resume_store" && rm -f "$resume_store.lock"
+  "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi </dev/null >/dev/null
+  pstat "spawncodex resume --session s5000 (10,000 sessions, a store spawncodex wrote last)" \
+    "'$bin' --codex-bin '$fake' --store '$resume_store' resume --session s5000 hi >/dev/null"
   if command -v strace >/dev/null; then
     say "fsync calls of one resume with 10,000 sessions (strace -T)"
-    cp "$store" "$resume_store"
     strace -T -e trace=fsync,fdatasync,rename -o "$out/resume.strace" \
       "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi >/dev/null || true
     grep -E 'fsync|rename' "$out/resume.strace" || true
@@ -80,8 +82,10 @@ if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; t
   cg live "spawncodex live, 20,000 events (stderr to /dev/null)" "$bin" --codex-bin "$fake" live hi
   cg list "spawncodex sessions list --json, 10,000 sessions" "$bin" --store "$store" sessions list --json
   export BENCH_CODEX_STREAM="$here/trivial-5-events.jsonl"
-  cp "$store" "$resume_store"
-  cg resume "spawncodex resume --session s5000, 10,000 sessions" \
+  cp "$store" "$resume_store" && rm -f "$resume_store.lock"
+  cg resume_foreign "spawncodex resume --session s5000, 10,000 sessions, a store spawncodex did not write last" \
+    "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi
+  cg resume "spawncodex resume --session s5000, 10,000 sessions, the store as spawncodex left it" \
     "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi
   echo
   echo "callgrind files: $out/*.callgrind (callgrind_annotate FILE, or kcachegrind)"
