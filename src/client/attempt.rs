@@ -423,10 +423,16 @@ fn build_outcome(
                     .unwrap_or_else(|| "turn failed".into()),
             ),
         ),
-        (Some(StopReason::Timeout), _) => (TurnStatus::TimedOut, Some("timed out".to_string())),
+        (Some(StopReason::Timeout), _) => (
+            TurnStatus::TimedOut,
+            Some(with_last_error("--timeout expired", &tracker)),
+        ),
         (Some(StopReason::IdleTimeout), _) => (
             TurnStatus::TimedOut,
-            Some("idle timeout: no event from codex".to_string()),
+            Some(with_last_error(
+                "--idle-timeout expired: no event from codex",
+                &tracker,
+            )),
         ),
         (Some(StopReason::Interrupt | StopReason::Terminate), _) => {
             (TurnStatus::Interrupted, Some("interrupted".to_string()))
@@ -489,6 +495,19 @@ fn build_outcome(
         attempts: 1,
         stopped: stop,
         stderr_tail,
+    }
+}
+
+/// `what`, plus the last thing codex complained about, if anything (e.g. it was stuck
+/// reconnecting): the reason a run stalled is usually there.
+fn with_last_error(what: &str, tracker: &TurnTracker) -> String {
+    match tracker
+        .last_error
+        .as_ref()
+        .or(tracker.last_reconnect.as_ref())
+    {
+        Some(last) => format!("{what}; codex's last error: {last}"),
+        None => what.to_string(),
     }
 }
 

@@ -18,7 +18,10 @@ use crate::store::FileStore;
 
 /// Run the parsed command line; returns the exit code.
 pub async fn dispatch(cli: Cli) -> CliResult<u8> {
-    let ctx = Ctx { global: cli.global };
+    let ctx = Ctx {
+        global: cli.global,
+        store: std::cell::OnceCell::new(),
+    };
     match cli.command {
         Command::Run(args) => run::run(&ctx, args, false).await,
         Command::Live(args) => run::run(&ctx, args, true).await,
@@ -33,6 +36,8 @@ pub async fn dispatch(cli: Cli) -> CliResult<u8> {
 /// What every subcommand may need from the global options.
 pub struct Ctx {
     pub global: GlobalArgs,
+    /// One store per command, so what a lookup read is reused by the write that follows.
+    store: std::cell::OnceCell<FileStore>,
 }
 
 impl Ctx {
@@ -76,8 +81,12 @@ impl Ctx {
         })
     }
 
-    pub fn store(&self) -> CliResult<FileStore> {
-        Ok(FileStore::new(self.store_path()?))
+    pub fn store(&self) -> CliResult<&FileStore> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let store = FileStore::new(self.store_path()?);
+        Ok(self.store.get_or_init(|| store))
     }
 }
 

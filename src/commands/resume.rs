@@ -22,7 +22,7 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
         let record = store
             .get(name)
             .map_err(store_err)?
-            .ok_or_else(|| unknown_session(&store, name))?;
+            .ok_or_else(|| unknown_session(store, name))?;
         apply_record(&mut request, &record);
         Some(SessionPlan::Existing { name: name.clone() })
     } else if args.last {

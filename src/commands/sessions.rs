@@ -17,10 +17,10 @@ use crate::store::{FileStore, SessionRecord, SessionStore, validate_name};
 pub fn sessions(ctx: &Ctx, cmd: SessionsCommand) -> CliResult<u8> {
     let store = ctx.store()?;
     match cmd {
-        SessionsCommand::List { json } => list(&store, json || ctx.global.jsonl),
-        SessionsCommand::Show { name, json } => show(&store, &name, json || ctx.global.jsonl),
-        SessionsCommand::Rm { names, all, yes } => rm(&store, &names, all, yes),
-        SessionsCommand::Import { file, force } => import(&store, &file, force),
+        SessionsCommand::List { json } => list(store, json || ctx.global.jsonl),
+        SessionsCommand::Show { name, json } => show(store, &name, json || ctx.global.jsonl),
+        SessionsCommand::Rm { names, all, yes } => rm(store, &names, all, yes),
+        SessionsCommand::Import { file, force } => import(store, &file, force),
     }
 }
 

@@ -287,7 +287,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     let replace = matches!(plan.session, Some(SessionPlan::New { replace: true, .. }));
     let mut saver = SessionSaver {
         inner: renderer.as_mut(),
-        store: store.as_ref(),
+        store,
         pending,
         replace,
         saved_thread: None,

@@ -94,11 +94,19 @@ impl Sessions {
         self.entries.get(name).map(|e| self.text(e))
     }
 
+    /// A record's JSON, for decoding (UTF-8 is checked here, for this record only).
     fn text<'a>(&'a self, entry: &'a Entry) -> &'a str {
         match entry {
-            // The fast reader only makes ranges on line boundaries of a UTF-8 checked file.
             Entry::InFile(range) => std::str::from_utf8(&self.bytes[range.clone()]).unwrap_or(""),
             Entry::New(raw) => raw.get(),
+        }
+    }
+
+    /// A record's bytes, for copying through unchanged.
+    fn bytes_of<'a>(&'a self, entry: &'a Entry) -> &'a [u8] {
+        match entry {
+            Entry::InFile(range) => &self.bytes[range.clone()],
+            Entry::New(raw) => raw.get().as_bytes(),
         }
     }
 
@@ -115,7 +123,6 @@ const HEADER: &[u8] = b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sess
 
 /// Read our own one-session-per-line layout without a JSON parser. `None`: not that layout.
 fn read_lines(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
-    std::str::from_utf8(bytes).ok()?;
     let header_end = memchr::memchr(b'\n', bytes)?;
     if &bytes[..header_end] != HEADER {
         return None;
@@ -402,7 +409,9 @@ impl FileStore {
             for (i, (name, entry)) in sessions.entries.iter().enumerate() {
                 let key = serde_json::to_string(name).map_err(|e| self.io_err(e.into()))?;
                 let sep = if i == 0 { "\n" } else { ",\n" };
-                write!(w, "{sep}{key}:{}", sessions.text(entry)).map_err(|e| self.io_err(e))?;
+                write!(w, "{sep}{key}:").map_err(|e| self.io_err(e))?;
+                w.write_all(sessions.bytes_of(entry))
+                    .map_err(|e| self.io_err(e))?;
             }
             w.write_all(b"\n}}\n").map_err(|e| self.io_err(e))?;
             w.flush().map_err(|e| self.io_err(e))?;

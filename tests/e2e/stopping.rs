@@ -97,7 +97,10 @@ fn idle_timeout_stops_a_silent_codex() {
     let result = run.result();
     assert_eq!(result["status"], "timed_out", "{run}");
     assert!(
-        result["error"].as_str().unwrap().contains("idle timeout"),
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("--idle-timeout expired"),
         "{run}"
     );
     env.assert_no_process_left(&run);
