@@ -76,17 +76,71 @@ enum Entry {
     New(Box<RawValue>),
 }
 
+/// Records by name, kept sorted (the order the file is written in). A sorted vector rather
+/// than a map: building it for ten thousand sessions is one push each, no tree to balance.
+#[derive(Default)]
+struct Index(Vec<(Box<str>, Entry)>);
+
+impl Index {
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(name))
+    }
+
+    fn get(&self, name: &str) -> Option<&Entry> {
+        self.find(name).ok().map(|i| &self.0[i].1)
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    fn insert(&mut self, name: String, entry: Entry) {
+        match self.find(&name) {
+            Ok(i) => self.0[i].1 = entry,
+            Err(i) => self.0.insert(i, (name.into_boxed_str(), entry)),
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Entry> {
+        self.find(name).ok().map(|i| self.0.remove(i).1)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.0.iter().map(|(k, e)| (&**k, e))
+    }
+
+    /// From records in file order: sorted already when we wrote the file.
+    fn from_unsorted(mut items: Vec<(Box<str>, Entry)>) -> Option<Self> {
+        if !items.is_sorted_by(|a, b| a.0 < b.0) {
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            if items.windows(2).any(|w| w[0].0 == w[1].0) {
+                // The same name twice: not a layout we wrote; let the full parser decide.
+                return None;
+            }
+        }
+        Some(Index(items))
+    }
+}
+
 /// The loaded file: records still raw, plus the ones we changed.
 struct Sessions {
     bytes: Vec<u8>,
-    entries: BTreeMap<String, Entry>,
+    entries: Index,
 }
 
 impl Sessions {
     fn empty() -> Self {
         Sessions {
             bytes: Vec::new(),
-            entries: BTreeMap::new(),
+            entries: Index::default(),
         }
     }
 
@@ -122,12 +176,12 @@ impl Sessions {
 const HEADER: &[u8] = b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{";
 
 /// Read our own one-session-per-line layout without a JSON parser. `None`: not that layout.
-fn read_lines(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
+fn read_lines(bytes: &[u8]) -> Option<Index> {
     let header_end = memchr::memchr(b'\n', bytes)?;
     if &bytes[..header_end] != HEADER {
         return None;
     }
-    let mut entries = BTreeMap::new();
+    let mut entries = Vec::new();
     let mut start = header_end + 1;
     let mut closed = false;
     while start < bytes.len() {
@@ -158,10 +212,13 @@ fn read_lines(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
             return None;
         }
         let value_start = line_start + 1 + key_end + 2;
-        let name = String::from_utf8(key.to_vec()).ok()?;
-        entries.insert(name, Entry::InFile(value_start..value_start + value.len()));
+        let name: Box<str> = std::str::from_utf8(key).ok()?.into();
+        entries.push((name, Entry::InFile(value_start..value_start + value.len())));
     }
-    closed.then_some(entries)
+    if !closed {
+        return None;
+    }
+    Index::from_unsorted(entries)
 }
 
 impl FileStore {
@@ -285,7 +342,7 @@ impl FileStore {
         }
         // Version 1 is the first format; older versions would be migrated here, on read.
         // Records are written one per line, so a hand-formatted record is compacted here.
-        let mut entries = BTreeMap::new();
+        let mut entries = Index::default();
         for (name, raw) in file.sessions {
             let value: serde_json::Value = serde_json::from_str(raw.get())
                 .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))?;
