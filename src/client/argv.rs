@@ -1,7 +1,8 @@
 //! Turning an [`ExecRequest`] into codex's argv.
 //!
 //! codex 0.169's `exec resume` rejects `-s`, `-C`, `--add-dir` and `-p`, so a resumed turn gets
-//! them as config overrides (`-c sandbox_mode=...`) or as the child's working directory instead.
+//! them as config overrides (`-c sandbox_mode=...`), as codex's root-level `-p` (the config key
+//! `profile` is refused as "legacy" by 0.169), or as the child's working directory instead.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -25,6 +26,10 @@ pub enum PromptVia {
 /// `exec` and `exec resume` alike.
 pub fn build_argv(req: &ExecRequest, root_args: &[String], via: PromptVia) -> Vec<OsString> {
     let mut argv: Vec<OsString> = root_args.iter().map(OsString::from).collect();
+    if let (Some(_), Some(profile)) = (&req.resume, &req.profile) {
+        argv.push("-p".into());
+        argv.push(profile.into());
+    }
     argv.push("exec".into());
     argv.push("--json".into());
     match &req.resume {
@@ -83,9 +88,7 @@ fn push_resume_flags(argv: &mut Vec<OsString>, req: &ExecRequest) {
             ),
         );
     }
-    if let Some(profile) = &req.profile {
-        push_config(argv, format!("profile={}", toml_string(profile)));
-    }
+    // The profile goes before `exec` (see build_argv).
     // The working directory is the child's cwd (set by the process layer), not a flag.
 }
 
@@ -254,6 +257,8 @@ mod tests {
         assert_eq!(
             argv,
             [
+                "-p",
+                "p",
                 "exec",
                 "--json",
                 "resume",
@@ -262,13 +267,16 @@ mod tests {
                 "sandbox_mode=\"read-only\"",
                 "-c",
                 "sandbox_workspace_write.writable_roots=[\"/x\"]",
-                "-c",
-                "profile=\"p\"",
                 "--",
                 "next"
             ]
         );
-        assert!(!argv.iter().any(|a| a == "-C" || a == "-s" || a == "-p"));
+        let after_exec = &argv[argv.iter().position(|a| a == "exec").unwrap_or(0)..];
+        assert!(
+            !after_exec
+                .iter()
+                .any(|a| a == "-C" || a == "-s" || a == "-p")
+        );
     }
 
     #[test]

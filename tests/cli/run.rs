@@ -308,7 +308,7 @@ fn dry_run_shows_the_mapped_argv() {
     assert_eq!(out.status.code(), Some(0));
     let line = String::from_utf8(out.stdout).unwrap();
     let expected = format!(
-        "cd {} && {} exec --json resume T-1 -c 'sandbox_mode=\"read-only\"' -c 'sandbox_workspace_write.writable_roots=[\"{}\"]' -c 'profile=\"prof\"' -m m -i {} -c a=1 -- next\n",
+        "cd {} && {} -p prof exec --json resume T-1 -c 'sandbox_mode=\"read-only\"' -c 'sandbox_workspace_write.writable_roots=[\"{}\"]' -m m -i {} -c a=1 -- next\n",
         env.work().display(),
         fake_codex().display(),
         env.path().display(),
