@@ -86,3 +86,49 @@ fn resume_continues_the_same_thread() {
     assert_eq!(ops, ["run", "resume"], "{show}");
     assert!(history.iter().all(|t| t["status"] == "completed"), "{show}");
 }
+
+#[test]
+fn resume_reapplies_profile_and_sandbox() {
+    let env = e2e_env!(
+        "resume_reapplies_profile_and_sandbox",
+        vec![Step::message("One."), Step::message("Two.")]
+    );
+    // A codex profile file (0.169: $CODEX_HOME/NAME.config.toml) that changes the request.
+    std::fs::write(
+        env.codex_home().join("deep.config.toml"),
+        "model_reasoning_effort = \"high\"\n",
+    )
+    .unwrap();
+    let first = env.run(&[
+        "--jsonl",
+        "run",
+        "--session",
+        "p",
+        "-p",
+        "deep",
+        "-s",
+        "workspace-write",
+        "--skip-git-repo-check",
+        "-C",
+        env.work().to_str().unwrap(),
+        "first",
+    ]);
+    first.assert_code(0);
+    let second = env.run(&["--jsonl", "resume", "--session", "p", "second"]);
+    second.assert_code(0);
+    let requests = env.server.requests();
+    assert_eq!(requests.len(), 2);
+    for (n, req) in requests.iter().enumerate() {
+        assert_eq!(
+            req.body["reasoning"]["effort"], "high",
+            "request {n} did not use the profile: {}",
+            req.body["reasoning"]
+        );
+        let meta: Value =
+            serde_json::from_str(req.header("x-codex-turn-metadata").unwrap_or("{}")).unwrap();
+        assert_eq!(
+            meta["sandbox_mode"], "workspace-write",
+            "request {n} sandbox: {meta}"
+        );
+    }
+}
