@@ -209,6 +209,9 @@ pub(crate) async fn run_attempt(
         .take()
         .map(|e| process::collect_stderr(e, spec.echo_stderr));
     let mut stdout = child.stdout.take();
+    let watchdog = spec
+        .deadline
+        .map(|deadline| Watchdog::start(pid, deadline.into_std() + spec.grace + WATCHDOG_MARGIN));
 
     let mut tracker = TurnTracker::default();
     let mut lines = LineBuffer::new();
@@ -313,6 +316,11 @@ pub(crate) async fn run_attempt(
         }
     }
 
+    // The loop could not see the clock while a write to our stdout blocked; if the watchdog
+    // had to stop codex meanwhile, the run timed out.
+    if stop.is_none() && watchdog.as_ref().is_some_and(Watchdog::fired) {
+        stop = Some(StopReason::Timeout);
+    }
     if stop.is_none()
         && let Some(rest) = lines.take_rest()
         && handle_line(&rest, &mut tracker, observer, true)
@@ -344,8 +352,72 @@ pub(crate) async fn run_attempt(
         None => String::new(),
     };
 
+    if let Some(w) = watchdog {
+        w.disarm();
+    }
     let outcome = build_outcome(tracker, exit, stop, stderr_tail, started.elapsed());
     Ok(AttemptResult { outcome })
+}
+
+/// How long past the deadline (and the grace period) the watchdog waits for the run's own loop.
+const WATCHDOG_MARGIN: Duration = Duration::from_secs(1);
+
+/// Enforces `--timeout` from a thread of its own: the run's loop shares one thread with the
+/// renderers, and a write to a stdout whose reader stopped reading blocks it, clocks included.
+/// If the loop has not finished by then, the watchdog kills codex's whole group, so codex never
+/// runs on past its deadline.
+struct Watchdog {
+    state: std::sync::Arc<(std::sync::Mutex<WatchdogState>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct WatchdogState {
+    disarmed: bool,
+    fired: bool,
+}
+
+impl Watchdog {
+    fn start(pgid: u32, at: std::time::Instant) -> Self {
+        let state = std::sync::Arc::new((
+            std::sync::Mutex::new(WatchdogState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            let (lock, wake) = &*shared;
+            let mut st = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            loop {
+                if st.disarmed {
+                    return;
+                }
+                let now = std::time::Instant::now();
+                if now >= at {
+                    break;
+                }
+                st = wake
+                    .wait_timeout(st, at - now)
+                    .map(|(guard, _)| guard)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+            st.fired = true;
+            process::signal_group(pgid, libc::SIGKILL);
+        });
+        Watchdog { state }
+    }
+
+    fn fired(&self) -> bool {
+        self.state.0.lock().map(|st| st.fired).unwrap_or(false)
+    }
+
+    fn disarm(self) {
+        let (lock, wake) = &*self.state;
+        if let Ok(mut st) = lock.lock() {
+            st.disarmed = true;
+        }
+        wake.notify_all();
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -451,3 +451,44 @@ fn sigterm_during_a_retry_wait_exits_143() {
     assert_eq!(status.code(), Some(143));
     assert_eq!(env.calls(), 1);
 }
+
+#[test]
+fn timeout_holds_even_when_our_stdout_is_not_read() {
+    // A consumer that stops reading blocks our writes; codex must still not run past --timeout.
+    let env = Env::new();
+    let stream = env.path().join("big.jsonl");
+    let mut text = String::from("{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n");
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "{{\"type\":\"item.completed\",\"item\":{{\"id\":\"item_{i}\",\"type\":\"reasoning\",\"text\":\"thinking about step {i} of a long task\"}}}}\n"
+        ));
+    }
+    std::fs::write(&stream, text).unwrap();
+    let script = env.script("stall", &[&format!("@@cat {}", stream.display()), "@@hang"]);
+    let started = Instant::now();
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["run", "--jsonl", "--timeout", "1", "--grace", "0.5", "hi"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait = Instant::now();
+    while env.calls() == 0 && wait.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Read nothing for a while: the pipe fills and our writes block.
+    std::thread::sleep(Duration::from_millis(3500));
+    let codex = env.codex_pid(1);
+    assert!(
+        gone_within(codex, 1.0),
+        "codex still running {:?} after start",
+        started.elapsed()
+    );
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(124));
+    let last = jsonl(&out).pop().unwrap();
+    assert_eq!(last["status"], "timed_out");
+}
