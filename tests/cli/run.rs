@@ -546,3 +546,28 @@ fn closed_stdout_never_panics() {
         assert_ne!(out.status.code(), Some(101), "{args:?}");
     }
 }
+
+#[test]
+fn usage_errors_are_one_line() {
+    let env = Env::new();
+    for args in [
+        vec!["run", "--sesion", "x", "hi"],
+        vec!["run", "--bogus"],
+        vec!["run", "-s", "nope", "hi"],
+        vec!["resume", "hi"],
+        vec!["nosuch"],
+    ] {
+        let out = env.cmd(&[]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("spawncodex: error: "), "{stderr}");
+    }
+    let out = env
+        .cmd(&[])
+        .args(["run", "--sesion", "x", "hi"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option '--sesion'"));
+    assert_eq!(env.calls(), 0);
+}
