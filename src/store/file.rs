@@ -40,6 +40,9 @@ struct FileId {
     size: u64,
     mtime: i64,
     mtime_nsec: i64,
+    /// Unlike mtime, no user tool can set it back (`touch -r`).
+    ctime: i64,
+    ctime_nsec: i64,
 }
 
 impl FileId {
@@ -51,13 +54,15 @@ impl FileId {
             size: meta.size(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
         }
     }
 
     fn stamp(&self) -> String {
         format!(
-            "{} {} {} {} {}\n",
-            self.dev, self.ino, self.size, self.mtime, self.mtime_nsec
+            "{} {} {} {} {} {} {}\n",
+            self.dev, self.ino, self.size, self.mtime, self.mtime_nsec, self.ctime, self.ctime_nsec
         )
     }
 }
@@ -174,6 +179,17 @@ impl Sessions {
 }
 
 const HEADER: &[u8] = b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{";
+
+/// Is every record the file's line reader found valid UTF-8 and one complete JSON value?
+fn records_are_json(bytes: &[u8], entries: &Index) -> bool {
+    std::str::from_utf8(bytes).is_ok()
+        && entries.iter().all(|(_, entry)| match entry {
+            Entry::InFile(range) => {
+                serde_json::from_slice::<serde::de::IgnoredAny>(&bytes[range.clone()]).is_ok()
+            }
+            Entry::New(_) => true,
+        })
+}
 
 /// Read our own one-session-per-line layout without a JSON parser. `None`: not that layout.
 fn read_lines(bytes: &[u8]) -> Option<Index> {
@@ -302,12 +318,23 @@ impl FileStore {
         }
     }
 
-    fn read_bytes(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        match fs::read(&self.path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io_err(e)),
-        }
+    /// The file's bytes and the identity of exactly that version (one handle for both).
+    fn read_bytes(&self) -> Result<Option<(FileId, Vec<u8>)>, StoreError> {
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io_err(e)),
+        };
+        let id = FileId::of(&file.metadata().map_err(|e| self.io_err(e))?);
+        let mut bytes = Vec::with_capacity(id.size as usize + 1);
+        file.read_to_end(&mut bytes).map_err(|e| self.io_err(e))?;
+        Ok(Some((id, bytes)))
+    }
+
+    /// Was this exact version written by spawncodex from checked records (the stamp beside the
+    /// lock)? Damage that keeps the inode, size and mtime (bit rot) is not seen this way.
+    fn stamped(&self, id: FileId) -> bool {
+        fs::read_to_string(&self.lock_path).is_ok_and(|stamp| stamp == id.stamp())
     }
 
     fn unreadable(&self, reason: impl Into<String>) -> StoreError {
@@ -317,13 +344,19 @@ impl FileStore {
         }
     }
 
-    fn parse(&self, bytes: Vec<u8>) -> Result<Sessions, StoreError> {
+    fn parse(&self, bytes: Vec<u8>, stamped: bool) -> Result<Sessions, StoreError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             // An empty file (e.g. created by `touch`) holds no sessions.
             return Ok(Sessions::empty());
         }
         if let Some(entries) = read_lines(&bytes) {
-            return Ok(Sessions { bytes, entries });
+            // The line reader trusts what it does not decode; unless this is a version we
+            // wrote ourselves, every record must be one complete JSON value on its own line
+            // (two records joined on a line, or one split across lines, fail here and go to the
+            // full parser below), so a damaged record is never copied into a rewrite.
+            if stamped || records_are_json(&bytes, &entries) {
+                return Ok(Sessions { bytes, entries });
+            }
         }
         let file: RawFile = serde_json::from_slice(&bytes)
             .map_err(|e| self.unreadable(format!("not valid JSON: {e}")))?;
@@ -356,10 +389,10 @@ impl FileStore {
         })
     }
 
-    fn load(&self) -> Result<Sessions, StoreError> {
+    fn load(&self) -> Result<(Option<FileId>, Sessions), StoreError> {
         match self.read_bytes()? {
-            Some(bytes) => self.parse(bytes),
-            None => Ok(Sessions::empty()),
+            Some((id, bytes)) => Ok((Some(id), self.parse(bytes, self.stamped(id))?)),
+            None => Ok((None, Sessions::empty())),
         }
     }
 
@@ -389,14 +422,19 @@ impl FileStore {
 
     /// Read for a lookup; the result is kept for a write that may follow in this process.
     fn read_then_keep<T>(&self, f: impl FnOnce(&Sessions) -> T) -> Result<T, StoreError> {
-        let id = self.current_id()?;
-        let sessions = match self.take_cache() {
-            Some((cached, sessions)) if Some(cached) == id => sessions,
-            _ => self.load()?,
-        };
+        let (id, sessions) = self.load_or_cached()?;
         let value = f(&sessions);
         self.put_cache(id, sessions);
         Ok(value)
+    }
+
+    /// The version this process read last, if the file is still exactly that version.
+    fn load_or_cached(&self) -> Result<(Option<FileId>, Sessions), StoreError> {
+        let now = self.current_id()?;
+        match self.take_cache() {
+            Some((cached, sessions)) if Some(cached) == now => Ok((now, sessions)),
+            _ => self.load(),
+        }
     }
 
     fn decode<T: serde::de::DeserializeOwned>(
@@ -411,22 +449,13 @@ impl FileStore {
     /// Would a write succeed? Reads the whole file as a writer would, so a damaged store is
     /// reported before codex starts rather than after.
     pub fn check_writable(&self) -> Result<(), StoreError> {
-        let id = self.current_id()?;
-        let stamp = fs::read_to_string(&self.lock_path).unwrap_or_default();
-        let written_by_us = id.is_some_and(|id| id.stamp() == stamp);
-        self.read_then_keep(|sessions| {
-            if written_by_us || sessions.bytes.is_empty() {
-                return Ok(());
-            }
-            serde_json::from_slice::<serde::de::IgnoredAny>(&sessions.bytes)
-                .map(|_| ())
-                .map_err(|e| self.unreadable(format!("not valid JSON: {e}")))
-        })?
+        // Loading checks what a write would copy through.
+        self.read_then_keep(|_| ())
     }
 
     /// Every session without its turn history (cheaper to read), most recently used first.
     pub fn list_summaries(&self) -> Result<Vec<super::SessionSummary>, StoreError> {
-        let sessions = self.load()?;
+        let (_, sessions) = self.load()?;
         let mut all = sessions
             .entries
             .iter()
@@ -474,8 +503,9 @@ impl FileStore {
             w.flush().map_err(|e| self.io_err(e))?;
         }
         tmp.as_file().sync_all().map_err(|e| self.io_err(e))?;
-        let written = FileId::of(&tmp.as_file().metadata().map_err(|e| self.io_err(e))?);
-        tmp.persist(&self.path).map_err(|e| self.io_err(e.error))?;
+        let file = tmp.persist(&self.path).map_err(|e| self.io_err(e.error))?;
+        // After the rename (which changes ctime): the identity of exactly what we wrote.
+        let written = FileId::of(&file.metadata().map_err(|e| self.io_err(e))?);
         if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();
         }
@@ -496,30 +526,8 @@ impl FileStore {
         f: impl FnOnce(&mut Sessions) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
         let lock = self.lock()?;
-        let id = self.current_id()?;
-        let mut sessions = match self.take_cache() {
-            Some((cached, sessions)) if Some(cached) == id => sessions,
-            _ => self.load()?,
-        };
-        // The line reader trusts records it does not decode; before rewriting the file, make
-        // sure every one of them is JSON, so a damaged file is refused, never rewritten. A file
-        // that is exactly the version a spawncodex wrote (the stamp beside the lock) was checked
-        // when it was written.
-        let mut stamp = String::new();
-        let _ = (&lock).read_to_string(&mut stamp);
-        let written_by_us = id.is_some_and(|id| id.stamp() == stamp);
-        if !written_by_us
-            && !sessions.bytes.is_empty()
-            && serde_json::from_slice::<serde::de::IgnoredAny>(&sessions.bytes).is_err()
-        {
-            let bytes = std::mem::take(&mut sessions.bytes);
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-                    Err(e) => self.unreadable(format!("not valid JSON: {e}")),
-                    Ok(_) => self.unreadable("not valid JSON"),
-                },
-            );
-        }
+        // Loading refuses a damaged file (see `parse`), so what is saved below is sound.
+        let (id, mut sessions) = self.load_or_cached()?;
         let (value, changed) = f(&mut sessions)?;
         if changed {
             self.save(&sessions, &lock)?;
@@ -542,7 +550,7 @@ impl SessionStore for FileStore {
     }
 
     fn list(&self) -> Result<Vec<SessionRecord>, StoreError> {
-        let sessions = self.load()?;
+        let (_, sessions) = self.load()?;
         let mut all = sessions
             .entries
             .iter()
@@ -692,6 +700,49 @@ mod tests {
             .map(|s| s.name)
             .collect();
         assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn valid_files_in_other_shapes_are_read_whole_and_damage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        let store = FileStore::new(&path);
+        for n in ["a", "b", "c"] {
+            store
+                .insert(
+                    SessionRecord::new(n, &format!("t-{n}"), None, SessionOptions::default()),
+                    false,
+                )
+                .unwrap();
+        }
+        let ours = fs::read_to_string(&path).unwrap();
+        let _ = fs::remove_file(dir.path().join("sessions.json.lock"));
+        // Two records joined on one line: valid JSON, so every session is still there.
+        let joined = ours.replacen("},\n\"b\"", "},\"b\"", 1);
+        assert_ne!(joined, ours);
+        fs::write(&path, &joined).unwrap();
+        let fresh = FileStore::new(&path);
+        assert_eq!(fresh.get("b").unwrap().unwrap().thread_id, "t-b");
+        fresh.remove(&["a".into()]).unwrap();
+        let names: Vec<String> = fresh.list().unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        // A byte that is not UTF-8 inside a record: refused, and the file left as it is.
+        let mut bad = fs::read(&path).unwrap();
+        let at = bad.windows(3).position(|w| w == b"t-b").unwrap();
+        bad[at] = 0xFF;
+        // As an editor saves: a new file renamed over the old one.
+        fs::write(dir.path().join("edited"), &bad).unwrap();
+        fs::rename(dir.path().join("edited"), &path).unwrap();
+        let fresh = FileStore::new(&path);
+        assert!(
+            fresh
+                .insert(
+                    SessionRecord::new("d", "t", None, SessionOptions::default()),
+                    false
+                )
+                .is_err()
+        );
+        assert_eq!(fs::read(&path).unwrap(), bad);
     }
 
     #[test]
