@@ -99,6 +99,14 @@ impl Env {
         cmd
     }
 
+    /// Wait (up to 5 s) until codex has been started at least once.
+    pub fn wait_for_first_call(&self) {
+        let started = std::time::Instant::now();
+        while self.calls() == 0 && started.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// How many times codex was called.
     pub fn calls(&self) -> usize {
         (1..)

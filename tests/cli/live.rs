@@ -256,10 +256,7 @@ fn closed_stdout_ends_quietly_and_stops_codex() {
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     // Wait for codex to be up, then close our end (what `| head -1` does).
-    let started = Instant::now();
-    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_for_first_call();
     std::thread::sleep(Duration::from_millis(200));
     drop(stdout);
     let out = child.wait_with_output().unwrap();

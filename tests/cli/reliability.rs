@@ -340,10 +340,7 @@ fn second_ctrl_c_kills_at_once() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_for_first_call();
     std::thread::sleep(Duration::from_millis(200));
     send_signal(child.id(), libc::SIGINT);
     std::thread::sleep(Duration::from_millis(300));
@@ -372,10 +369,7 @@ fn codex_does_not_outlive_a_killed_spawncodex() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_for_first_call();
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -441,10 +435,7 @@ fn sigterm_during_a_retry_wait_exits_143() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while env.calls() == 0 && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_for_first_call();
     std::thread::sleep(Duration::from_millis(800));
     send_signal(child.id(), libc::SIGTERM);
     let status = child.wait().unwrap();
@@ -473,10 +464,7 @@ fn timeout_holds_even_when_our_stdout_is_not_read() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let wait = Instant::now();
-    while env.calls() == 0 && wait.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_for_first_call();
     // Read nothing for a while: the pipe fills and our writes block.
     std::thread::sleep(Duration::from_millis(3500));
     let codex = env.codex_pid(1);
