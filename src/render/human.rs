@@ -240,7 +240,12 @@ impl HumanRenderer {
         if !hot_type {
             return false;
         }
-        let Ok(Hot { item }) = serde_json::from_slice::<Hot>(line.raw()) else {
+        // One UTF-8 check for the whole line, then a parser that trusts it (from_slice checks
+        // every string field on its own).
+        let Some(Hot { item }) = std::str::from_utf8(line.raw())
+            .ok()
+            .and_then(|text| serde_json::from_str::<Hot>(text).ok())
+        else {
             return false;
         };
         match (item.kind.as_ref(), started) {
