@@ -14,3 +14,4 @@ pub mod exit;
 pub mod render;
 pub mod schema;
 pub mod store;
+pub mod usage;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use spawncodex::cli::Cli;
 use spawncodex::commands::{self, generate::COMPLETE_VAR};
+use spawncodex::usage;
 
 fn main() -> ExitCode {
     // Shell completion requests (`COMPLETE=bash spawncodex -- ...`) are answered and exit here.
@@ -13,11 +14,12 @@ fn main() -> ExitCode {
         .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return ExitCode::from(usage::report(e)),
     };
-    if let Some(option) = prompt_looks_like_option(&cli) {
+    if let Some(option) = usage::prompt_looks_like_option(&cli) {
         eprintln!(
-            "spawncodex: error: unknown option '{option}' (to send it as the prompt, put -- before it; see --help)"
+            "spawncodex: error: {}",
+            usage::unknown_option_message(&option)
         );
         return ExitCode::from(spawncodex::exit::USAGE);
     }
@@ -38,114 +40,5 @@ fn main() -> ExitCode {
             eprintln!("spawncodex: error: {e}");
             ExitCode::from(e.code)
         }
-    }
-}
-
-/// `--help` and `--version` print as clap renders them; a usage error becomes one line on stderr
-/// (clap's message and its tips), exit 2.
-fn usage_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        let _ = e.print();
-        return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-    }
-    eprintln!("spawncodex: error: {}", one_line(&e));
-    ExitCode::from(spawncodex::exit::USAGE)
-}
-
-fn one_line(e: &clap::Error) -> String {
-    // A mistyped option is taken by clap as the prompt (prompts may start with `-`), and the
-    // error then names the word after it; name the option instead.
-    if let Some(unknown) = unknown_option() {
-        return format!(
-            "unknown option '{unknown}' (to send it as the prompt, put -- before it; see --help)"
-        );
-    }
-    let rendered = e.render().to_string();
-    let mut parts: Vec<String> = Vec::new();
-    for line in rendered.lines().map(str::trim) {
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with("Usage:") || line.starts_with("For more information") {
-            break;
-        }
-        let line = line
-            .trim_start_matches("error: ")
-            .trim_start_matches("tip: ");
-        parts.push(line.to_string());
-    }
-    let mut text = parts.join(" ");
-    if text.is_empty() {
-        text = "invalid arguments".into();
-    }
-    format!("{text} (see --help)")
-}
-
-/// The first word before `--` that looks like an option but is none of ours.
-fn unknown_option() -> Option<String> {
-    let cmd = Cli::command();
-    let mut longs = Vec::new();
-    let mut shorts = Vec::new();
-    collect_flags(&cmd, &mut longs, &mut shorts);
-    let args: Vec<String> = std::env::args().skip(1).take_while(|a| a != "--").collect();
-    args.iter()
-        .enumerate()
-        // The values of --codex-arg and --exec-arg may look like options.
-        .filter(|(i, _)| {
-            *i == 0 || !matches!(args[i - 1].as_str(), "--codex-arg" | "--exec-arg")
-        })
-        .map(|(_, a)| a)
-        .find(|arg| {
-            if let Some(long) = arg.strip_prefix("--") {
-                let name = long.split('=').next().unwrap_or(long);
-                !name.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    && !longs.iter().any(|l| l == name)
-            } else if let Some(short) = arg.strip_prefix('-') {
-                let mut chars = short.chars();
-                matches!((chars.next(), chars.next()), (Some(c), None) if c.is_ascii_alphabetic() && !shorts.contains(&c))
-            } else {
-                false
-            }
-        })
-        .cloned()
-}
-
-/// A prompt that is a lone option-like word (`--sesion`), given without `--`: almost surely a
-/// mistyped option, not a prompt.
-fn prompt_looks_like_option(cli: &Cli) -> Option<String> {
-    use spawncodex::cli::Command;
-    let prompt = match &cli.command {
-        Command::Run(a) | Command::Live(a) => a.prompt.as_deref(),
-        Command::SchemaRun(a) => a.run.prompt.as_deref(),
-        Command::Resume(a) => a.prompt.as_deref(),
-        _ => None,
-    }?;
-    if prompt.len() < 2 || prompt.chars().any(char::is_whitespace) {
-        return None;
-    }
-    let unknown = unknown_option()?;
-    (unknown == prompt).then_some(unknown)
-}
-
-fn collect_flags(cmd: &clap::Command, longs: &mut Vec<String>, shorts: &mut Vec<char>) {
-    for arg in cmd.get_arguments() {
-        if let Some(l) = arg.get_long() {
-            longs.push(l.to_string());
-        }
-        if let Some(s) = arg.get_short() {
-            shorts.push(s);
-        }
-    }
-    longs.extend(["help".to_string(), "version".to_string()]);
-    shorts.extend(['h', 'V']);
-    for sub in cmd.get_subcommands() {
-        collect_flags(sub, longs, shorts);
     }
 }
