@@ -132,3 +132,46 @@ fn resume_reapplies_profile_and_sandbox() {
         );
     }
 }
+
+#[test]
+fn resume_keeps_the_extra_writable_directory() {
+    // On resume, --add-dir travels as -c sandbox_workspace_write.writable_roots (exec resume
+    // rejects --add-dir): the resumed turn's command may still write there.
+    let env = e2e_env!(
+        "resume_keeps_the_extra_writable_directory",
+        vec![
+            Step::message("Ready."),
+            Step::shell("touch ../extra/made-on-resume"),
+            Step::message("Done."),
+        ]
+    );
+    let project = env.work().join("project");
+    let extra = env.work().join("extra");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::create_dir_all(&extra).unwrap();
+    let first = env.run(&[
+        "--jsonl",
+        "run",
+        "--session",
+        "w",
+        "-s",
+        "workspace-write",
+        "--add-dir",
+        extra.to_str().unwrap(),
+        "--skip-git-repo-check",
+        "-C",
+        project.to_str().unwrap(),
+        "get ready",
+    ]);
+    first.assert_code(0);
+    let second = env.run(&["--jsonl", "resume", "--session", "w", "make the file"]);
+    second.assert_code(0);
+    let done: Vec<Value> = second
+        .events("item.completed")
+        .into_iter()
+        .filter(|e| e["item"]["type"] == "command_execution")
+        .collect();
+    assert_eq!(done.len(), 1, "{second}");
+    assert_eq!(done[0]["item"]["exit_code"], 0, "{second}");
+    assert!(extra.join("made-on-resume").exists(), "{second}");
+}
