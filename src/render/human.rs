@@ -391,7 +391,17 @@ impl HumanRenderer {
 impl Observer for HumanRenderer {
     fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()> {
         if !self.opts.live {
-            // `run`: only what the spinner needs.
+            // `run`: codex retrying its connection is worth a line (it can go on for minutes,
+            // and would otherwise look like a silent hang); the rest only feeds the spinner.
+            if line.kind() == LineKind::Error
+                && !self.opts.quiet
+                && let Some(ThreadEvent::Error { message }) = line.event()
+                && is_reconnect_message(message)
+            {
+                let yellow = self.s.yellow;
+                self.line(&format!("{} {}", "⟳".style(yellow), message.style(yellow)));
+                self.activity("reconnecting");
+            }
             if self.spinner.is_some() {
                 match line.kind() {
                     LineKind::TurnStarted => self.activity("thinking"),

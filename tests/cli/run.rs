@@ -102,7 +102,9 @@ fn reconnect_errors_are_progress_not_failure() {
         .args(["run", "hi"])
         .assert()
         .success()
-        .stdout("Recovered after a dropped stream.\n");
+        .stdout("Recovered after a dropped stream.\n")
+        // Shown even in `run`: a long reconnect would otherwise look like a silent hang.
+        .stderr(predicate::str::contains("Reconnecting... 1/5"));
 }
 
 #[test]
