@@ -12,10 +12,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::events::{ThreadEvent, Usage, is_reconnect_message};
-use super::line::{CodexLine, LineKind, item_type_is};
+use super::line::{CodexLine, LineKind, is_ordinary_item};
 use super::outcome::{Outcome, StopReason, TurnStatus};
 use super::process::{self, Spawned};
-use super::telemetry::{ClientEvent, Observer};
+use super::telemetry::{ClientEvent, LineInterest, Observer};
 
 /// Ask a running client to stop codex.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl TurnTracker {
                 }
             }
             LineKind::TurnStarted => self.last_agent_line.clear(),
-            LineKind::ItemCompleted if item_type_is(line.raw(), "agent_message") => {
+            LineKind::ItemCompleted if line.item_type_is("agent_message") => {
                 self.last_agent_line.clear();
                 self.last_agent_line.extend_from_slice(line.raw());
             }
@@ -143,18 +143,16 @@ impl LineBuffer {
         }
     }
 
-    /// Hand each complete line to `f`; stop early on its error.
-    fn for_each_line(&mut self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-        while let Some(nl) = memchr::memchr(b'\n', &self.buf[self.start..]) {
-            let end = self.start + nl;
-            let mut line = &self.buf[self.start..end];
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
-            }
-            self.start = end + 1;
-            f(line)?;
-        }
-        Ok(())
+    /// Take every complete line that has arrived: the bytes up to and including the last
+    /// newline (empty when no line is complete yet).
+    fn take_complete(&mut self) -> &[u8] {
+        let pending = &self.buf[self.start..];
+        let Some(last_nl) = memchr::memrchr(b'\n', pending) else {
+            return &[];
+        };
+        let batch = &self.buf[self.start..self.start + last_nl + 1];
+        self.start += last_nl + 1;
+        batch
     }
 
     /// The unterminated tail at EOF, if any.
@@ -165,28 +163,87 @@ impl LineBuffer {
     }
 }
 
+/// The lines of one batch (complete lines, each ending in `\n`) that the observer wants, then
+/// `batch_end`, which is where renderers write: a run of lines goes out in one write straight
+/// from the read buffer. With [`LineInterest::Notable`], ordinary item lines cost one prefix
+/// check each and are never classified or handed over.
+fn handle_batch(
+    batch: &[u8],
+    interest: LineInterest,
+    tracker: &mut TurnTracker,
+    observer: &mut dyn Observer,
+) -> io::Result<()> {
+    let every = interest == LineInterest::Every;
+    let mut start = 0;
+    let mut result = Ok(());
+    let newlines = NewlineFinder::new();
+    for nl in newlines.iter(batch) {
+        let line = &batch[start..nl];
+        let span = start..nl + 1;
+        start = nl + 1;
+        if !every && is_ordinary_item(line) {
+            continue;
+        }
+        let raw = line.strip_suffix(b"\r").unwrap_or(line);
+        result = handle_line(raw, Some(span.clone()), tracker, observer, false);
+        if result.is_err() {
+            // Nothing after this line was looked at: none of it may be passed on.
+            start = span.end;
+            break;
+        }
+    }
+    let flushed = observer.batch_end(&batch[..start]);
+    result.and(flushed)
+}
+
+/// memchr's AVX2 searcher used directly: memchr_iter dispatches through a function pointer on
+/// every call, and a batch has one call per line.
+struct NewlineFinder {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+}
+
+impl NewlineFinder {
+    fn new() -> Self {
+        NewlineFinder {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    fn iter<'h>(&'h self, haystack: &'h [u8]) -> Box<dyn Iterator<Item = usize> + 'h> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.avx2 {
+            return Box::new(one.iter(haystack));
+        }
+        Box::new(memchr::memchr_iter(b'\n', haystack))
+    }
+}
+
 fn handle_line(
     raw: &[u8],
+    span: Option<std::ops::Range<usize>>,
     tracker: &mut TurnTracker,
     observer: &mut dyn Observer,
     unterminated: bool,
 ) -> io::Result<()> {
-    let line = CodexLine::new_checked(raw, unterminated);
+    let line = CodexLine::checked_in_batch(raw, span, unterminated);
+    tracker.observe(&line);
+    // The line first, then what we say about it: a pass-through renderer places our warning
+    // where the line was.
+    observer.codex_line(&line)?;
     match line.kind() {
-        LineKind::Blank => {
-            observer.client_event(&ClientEvent::Warning {
-                message: "codex wrote a blank line on stdout; ignored".into(),
-            })?;
-        }
+        LineKind::Blank => observer.client_event(&ClientEvent::Warning {
+            message: "codex wrote a blank line on stdout; ignored".into(),
+        }),
         LineKind::Malformed => {
             let preview = String::from_utf8_lossy(&raw[..raw.len().min(120)]).into_owned();
             observer.client_event(&ClientEvent::Warning {
                 message: format!("codex wrote a line that is not a JSON event; ignored: {preview}"),
-            })?;
+            })
         }
-        _ => tracker.observe(&line),
+        _ => Ok(()),
     }
-    observer.codex_line(&line)
 }
 
 pub(crate) struct AttemptResult {
@@ -215,6 +272,7 @@ pub(crate) async fn run_attempt(
 
     let mut tracker = TurnTracker::default();
     let mut lines = LineBuffer::new();
+    let interest = observer.line_interest();
     let mut exit: Option<ExitStatus> = None;
     let mut stop: Option<StopReason> = None;
     let mut kill_now = false;
@@ -295,10 +353,8 @@ pub(crate) async fn run_attempt(
                     Ok(0) | Err(_) => eof = true,
                     Ok(_) => {
                         idle_deadline = spec.idle_timeout.and_then(|d| Instant::now().checked_add(d));
-                        let result = lines
-                            .for_each_line(|raw| handle_line(raw, &mut tracker, observer, false))
-                            .and_then(|()| observer.batch_end());
-                        if result.is_err() {
+                        let batch = lines.take_complete();
+                        if handle_batch(batch, interest, &mut tracker, observer).is_err() {
                             stop = Some(StopReason::OutputClosed);
                         }
                     }
@@ -323,8 +379,8 @@ pub(crate) async fn run_attempt(
     }
     if stop.is_none()
         && let Some(rest) = lines.take_rest()
-        && handle_line(&rest, &mut tracker, observer, true)
-            .and_then(|()| observer.batch_end())
+        && handle_line(&rest, None, &mut tracker, observer, true)
+            .and_then(|()| observer.batch_end(&[]))
             .is_err()
     {
         stop = Some(StopReason::OutputClosed);
@@ -604,4 +660,105 @@ pub fn last_meaningful_line(stderr: &str) -> Option<String> {
                 )
         })
         .map(|l| l.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::jsonl::JsonlRenderer;
+
+    /// A JSONL renderer that asks for every line, to compare with the skipping fast path.
+    struct EveryLine<'a>(JsonlRenderer<&'a mut Vec<u8>>);
+
+    impl Observer for EveryLine<'_> {
+        fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()> {
+            self.0.codex_line(line)
+        }
+        fn client_event(&mut self, event: &ClientEvent) -> io::Result<()> {
+            self.0.client_event(event)
+        }
+        fn batch_end(&mut self, batch: &[u8]) -> io::Result<()> {
+            self.0.batch_end(batch)
+        }
+    }
+
+    const THREAD: &str = r#"{"type":"thread.started","thread_id":"t-1"}"#;
+    const CMD_STARTED: &str = r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"ls","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#;
+    const CMD_DONE: &str = r#"{"type":"item.completed","item":{"id":"item_0","type":"command_execution","command":"ls","aggregated_output":"a\n","exit_code":0,"status":"completed"}}"#;
+    const ANSWER: &str = r#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"the answer"}}"#;
+    const DONE: &str = r#"{"type":"turn.completed","usage":{"input_tokens":3,"cached_input_tokens":0,"output_tokens":2}}"#;
+
+    fn run_batches(batches: &[&str], every: bool) -> (String, TurnTracker) {
+        let mut out = Vec::new();
+        let mut tracker = TurnTracker::default();
+        {
+            let renderer = JsonlRenderer::new(&mut out);
+            let (mut notable, mut all);
+            let observer: &mut dyn Observer = if every {
+                all = EveryLine(renderer);
+                &mut all
+            } else {
+                notable = renderer;
+                &mut notable
+            };
+            let interest = observer.line_interest();
+            for batch in batches {
+                handle_batch(batch.as_bytes(), interest, &mut tracker, observer).unwrap();
+            }
+        }
+        (String::from_utf8(out).unwrap(), tracker)
+    }
+
+    #[test]
+    fn pass_through_writes_events_verbatim_and_drops_the_rest_in_place() {
+        let batch = format!(
+            "{THREAD}\n{CMD_STARTED}\n{{\"type\":\"item.started\"\n\n{CMD_DONE}\r\n{ANSWER}\n{DONE}\n"
+        );
+        for every in [false, true] {
+            let (out, tracker) = run_batches(&[&batch], every);
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(lines.len(), 7, "every={every}: {out}");
+            assert_eq!(lines[0], THREAD);
+            assert_eq!(lines[1], CMD_STARTED);
+            // The cut line and the blank line are dropped; a warning stands where each was.
+            assert!(
+                lines[2].starts_with(r#"{"type":"spawncodex.warning""#),
+                "{}",
+                lines[2]
+            );
+            assert!(lines[2].contains("not a JSON event"));
+            assert!(lines[3].contains("blank line"));
+            // `\r\n` becomes `\n`.
+            assert_eq!(lines[4], CMD_DONE);
+            assert_eq!(lines[5], ANSWER);
+            assert_eq!(lines[6], DONE);
+            assert!(!out.contains('\r'));
+            assert_eq!(tracker.thread_id.as_deref(), Some("t-1"));
+            assert_eq!(tracker.final_message().as_deref(), Some("the answer"));
+            assert_eq!(tracker.terminal, Some(TurnStatus::Completed));
+            assert_eq!(tracker.usage.map(|u| u.output_tokens), Some(2));
+        }
+    }
+
+    #[test]
+    fn the_fast_path_writes_what_the_full_path_writes() {
+        // Recorded streams, cut into batches at every possible size class.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let lines: Vec<String> = text.lines().map(|l| format!("{l}\n")).collect();
+            for per_batch in [1, 2, 5, usize::MAX] {
+                let batches: Vec<String> = lines
+                    .chunks(per_batch.min(lines.len().max(1)))
+                    .map(|c| c.concat())
+                    .collect();
+                let batches: Vec<&str> = batches.iter().map(String::as_str).collect();
+                let (fast, fast_tracker) = run_batches(&batches, false);
+                let (full, full_tracker) = run_batches(&batches, true);
+                assert_eq!(fast, full);
+                assert_eq!(fast_tracker.final_message(), full_tracker.final_message());
+                assert_eq!(fast_tracker.terminal, full_tracker.terminal);
+            }
+        }
+    }
 }

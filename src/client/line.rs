@@ -6,6 +6,7 @@
 //! that does not start that way falls back to a real parse.
 
 use std::cell::OnceCell;
+use std::ops::Range;
 
 use memchr::memmem;
 
@@ -40,17 +41,16 @@ impl LineKind {
 const TYPE_PREFIX: &[u8] = br#"{"type":""#;
 
 /// Classify a line (without its trailing newline).
+#[inline]
 pub fn classify(line: &[u8]) -> LineKind {
+    if let Some(rest) = line.strip_prefix(TYPE_PREFIX) {
+        if line.last() != Some(&b'}') {
+            return LineKind::Malformed;
+        }
+        return kind_after_prefix(rest);
+    }
     if line.iter().all(u8::is_ascii_whitespace) {
         return LineKind::Blank;
-    }
-    if let Some(rest) = line.strip_prefix(TYPE_PREFIX) {
-        if line.last() == Some(&b'}')
-            && let Some(end) = memchr::memchr(b'"', rest)
-        {
-            return kind_of(&rest[..end]);
-        }
-        return LineKind::Malformed;
     }
     // Not codex's usual shape: ask a real parser for the type.
     #[derive(serde::Deserialize)]
@@ -64,17 +64,71 @@ pub fn classify(line: &[u8]) -> LineKind {
     }
 }
 
+/// The known types with their closing quote, most frequent first: on the hot path a line is
+/// classified by one or two prefix compares, without searching for the quote.
+const KNOWN_TYPES: [(&[u8], LineKind); 8] = [
+    (b"item.completed\"", LineKind::ItemCompleted),
+    (b"item.started\"", LineKind::ItemStarted),
+    (b"item.updated\"", LineKind::ItemUpdated),
+    (b"turn.started\"", LineKind::TurnStarted),
+    (b"turn.completed\"", LineKind::TurnCompleted),
+    (b"thread.started\"", LineKind::ThreadStarted),
+    (b"turn.failed\"", LineKind::TurnFailed),
+    (b"error\"", LineKind::Error),
+];
+
+/// `rest` follows `{"type":"`.
+fn kind_after_prefix(rest: &[u8]) -> LineKind {
+    for (name, kind) in KNOWN_TYPES {
+        if rest.starts_with(name) {
+            return kind;
+        }
+    }
+    match memchr::memchr(b'"', rest) {
+        Some(end) => kind_of(&rest[..end]),
+        None => LineKind::Malformed,
+    }
+}
+
 fn kind_of(ty: &[u8]) -> LineKind {
-    match ty {
-        b"thread.started" => LineKind::ThreadStarted,
-        b"turn.started" => LineKind::TurnStarted,
-        b"turn.completed" => LineKind::TurnCompleted,
-        b"turn.failed" => LineKind::TurnFailed,
-        b"item.started" => LineKind::ItemStarted,
-        b"item.updated" => LineKind::ItemUpdated,
-        b"item.completed" => LineKind::ItemCompleted,
-        b"error" => LineKind::Error,
-        _ => LineKind::Other,
+    KNOWN_TYPES
+        .iter()
+        .find(|(name, _)| name.strip_suffix(b"\"") == Some(ty))
+        .map_or(LineKind::Other, |(_, kind)| *kind)
+}
+
+/// Is this an `item.*` event in codex's usual layout that only a pass-through needs: an item
+/// starting or updating, or completing unless it is an `agent_message` (which carries the
+/// answer)? Such a line is an event for sure ([`classify`] agrees), decides nothing, and is
+/// skipped for observers with [`LineInterest::Notable`]. Runs for every line, so it only
+/// compares fixed prefixes; anything unusual answers `false` and takes the full path.
+///
+/// [`LineInterest::Notable`]: super::LineInterest::Notable
+#[inline]
+pub fn is_ordinary_item(line: &[u8]) -> bool {
+    // Fixed positions compared eight bytes at a time: `{"type":` `"item.st` `started"`, ...
+    let word = |at: usize| -> u64 {
+        line.get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    const fn w(s: &[u8; 8]) -> u64 {
+        u64::from_le_bytes(*s)
+    }
+    if word(0) != w(br#"{"type":"#) || line.last() != Some(&b'}') {
+        return false;
+    }
+    match word(8) {
+        x if x == w(br#""item.st"#) => word(14) == w(br#"started""#),
+        x if x == w(br#""item.up"#) => word(14) == w(br#"updated""#),
+        x if x == w(br#""item.co"#) && word(16) == w(br#"mpleted""#) => {
+            // A completed agent_message carries the answer: not ordinary.
+            match line.get(24..).and_then(item_type_start) {
+                Some(item_type) => !item_type.starts_with(b"agent_message\""),
+                None => false,
+            }
+        }
+        _ => false,
     }
 }
 
@@ -84,9 +138,13 @@ fn kind_of(ty: &[u8]) -> LineKind {
 /// bytes after `"item":`; we read it there without allocating, and fall back to a parse when the
 /// line is shaped differently.
 pub fn item_type_is(line: &[u8], wanted: &str) -> bool {
-    if let Some(found) = item_type(line) {
-        return found == wanted.as_bytes();
+    match item_type(line) {
+        Some(found) => found == wanted.as_bytes(),
+        None => parsed_item_type_is(line, wanted),
     }
+}
+
+fn parsed_item_type_is(line: &[u8], wanted: &str) -> bool {
     match ThreadEvent::parse(line) {
         Some(
             ThreadEvent::ItemStarted { item }
@@ -110,11 +168,27 @@ pub fn item_type(line: &[u8]) -> Option<&[u8]> {
 /// known, so no search is needed at all.
 fn exact_layout_item_type(line: &[u8]) -> Option<&[u8]> {
     let rest = line.strip_prefix(TYPE_PREFIX)?;
-    let rest = &rest[memchr::memchr(b'"', rest)? + 1..];
+    item_type_after_event_type(&rest[short_find_quote(rest)? + 1..])
+}
+
+/// `rest` follows the event type's closing quote.
+fn item_type_after_event_type(rest: &[u8]) -> Option<&[u8]> {
+    let rest = item_type_start(rest)?;
+    Some(&rest[..short_find_quote(rest)?])
+}
+
+/// `rest` follows the event type's closing quote; returns what follows the item type's opening
+/// quote.
+fn item_type_start(rest: &[u8]) -> Option<&[u8]> {
     let rest = rest.strip_prefix(br#","item":{"id":""#)?;
-    let rest = &rest[memchr::memchr(b'"', rest)? + 1..];
-    let rest = rest.strip_prefix(br#","type":""#)?;
-    Some(&rest[..memchr::memchr(b'"', rest)?])
+    let rest = &rest[short_find_quote(rest)? + 1..];
+    rest.strip_prefix(br#","type":""#)
+}
+
+/// The next `"` in a field that is a few bytes long (an event or item type, an item id). A plain
+/// loop: memchr's set-up costs more than it saves on a dozen bytes, and this runs per event.
+fn short_find_quote(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == b'"')
 }
 
 /// The item type from codex's usual layout, if the line has it.
@@ -133,7 +207,10 @@ fn item_type_fast(line: &[u8]) -> Option<&[u8]> {
 pub struct CodexLine<'a> {
     raw: &'a [u8],
     kind: LineKind,
-    parsed: OnceCell<Option<ThreadEvent>>,
+    /// Boxed: a line is moved around on the hot path, and an inline event would make every move
+    /// a copy of a few hundred bytes.
+    parsed: OnceCell<Option<Box<ThreadEvent>>>,
+    batch_span: Option<Range<usize>>,
 }
 
 impl<'a> CodexLine<'a> {
@@ -142,14 +219,39 @@ impl<'a> CodexLine<'a> {
             raw,
             kind: classify(raw),
             parsed: OnceCell::new(),
+            batch_span: None,
         }
+    }
+
+    /// Where this line sits, line ending included, in the batch that [`Observer::batch_end`]
+    /// receives (`None` outside a batch, e.g. a last line cut short). When the span is one byte
+    /// longer than [`CodexLine::raw`], those bytes are the line and `\n`, and a pass-through
+    /// renderer can write them straight from the read buffer instead of copying the line.
+    ///
+    /// [`Observer::batch_end`]: super::Observer::batch_end
+    pub fn batch_span(&self) -> Option<Range<usize>> {
+        self.batch_span.clone()
     }
 
     /// Classify with a full parse: for lines whose content decides the outcome (thread, turn end,
     /// errors) and for a last line cut short. A line that looks like an event but does not parse
     /// (codex died mid-write) becomes `Malformed`, so it is neither trusted nor passed on.
     pub fn new_checked(raw: &'a [u8], always: bool) -> Self {
-        let mut line = CodexLine::new(raw);
+        CodexLine::checked_in_batch(raw, None, always)
+    }
+
+    /// [`CodexLine::new_checked`] for a line of a batch, with its [`CodexLine::batch_span`].
+    pub(crate) fn checked_in_batch(
+        raw: &'a [u8],
+        batch_span: Option<Range<usize>>,
+        always: bool,
+    ) -> Self {
+        let mut line = CodexLine {
+            raw,
+            kind: classify(raw),
+            parsed: OnceCell::new(),
+            batch_span,
+        };
         let decisive = matches!(
             line.kind,
             LineKind::ThreadStarted
@@ -171,6 +273,74 @@ impl<'a> CodexLine<'a> {
         line
     }
 
+    /// The item type of an `item.*` line (`agent_message`, `command_execution`, ...), read
+    /// without a parser when the line has codex's usual layout; `None` when it has not (then
+    /// [`CodexLine::event`] tells).
+    pub fn item_type(&self) -> Option<&'a [u8]> {
+        match self.exact_item_type_start() {
+            Some(rest) => Some(&rest[..short_find_quote(rest)?]),
+            None => item_type_fast(self.raw),
+        }
+    }
+
+    /// Is this an `item.*` event in codex's usual layout that only a pass-through needs: an item
+    /// starting or updating, or completing unless it is an `agent_message` (which carries the
+    /// answer)? Such a line is an event for sure ([`classify`] agrees), decides nothing, and is
+    /// skipped for observers with [`LineInterest::Notable`]. Runs for every line, so it only
+    /// compares fixed prefixes; anything unusual answers `false` and takes the full path.
+    ///
+    /// [`LineInterest::Notable`]: super::LineInterest::Notable
+    #[inline]
+    pub fn is_ordinary_item(line: &[u8]) -> bool {
+        // Fixed positions compared eight bytes at a time: `{"type":` `"item.st` `started"`, ...
+        let word = |at: usize| -> u64 {
+            line.get(at..at + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        const fn w(s: &[u8; 8]) -> u64 {
+            u64::from_le_bytes(*s)
+        }
+        if word(0) != w(br#"{"type":"#) || line.last() != Some(&b'}') {
+            return false;
+        }
+        match word(8) {
+            x if x == w(br#""item.st"#) => word(14) == w(br#"started""#),
+            x if x == w(br#""item.up"#) => word(14) == w(br#"updated""#),
+            x if x == w(br#""item.co"#) && word(16) == w(br#"mpleted""#) => {
+                // A completed agent_message carries the answer: not ordinary.
+                match line.get(24..).and_then(item_type_start) {
+                    Some(item_type) => !item_type.starts_with(b"agent_message\""),
+                    None => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Does this `item.*` line carry an item of the given type?
+    pub fn item_type_is(&self, wanted: &str) -> bool {
+        // The common case compares in place, without looking for the type's end first.
+        if let Some(rest) = self.exact_item_type_start() {
+            return rest.strip_prefix(wanted.as_bytes()).map(|r| r.first()) == Some(Some(&b'"'));
+        }
+        match item_type_fast(self.raw) {
+            Some(found) => found == wanted.as_bytes(),
+            None => parsed_item_type_is(self.raw, wanted),
+        }
+    }
+
+    /// In codex's usual layout, the bytes after the item type's opening quote.
+    fn exact_item_type_start(&self) -> Option<&'a [u8]> {
+        // The classification already matched the event type, so its length is known.
+        let name_len = match self.kind {
+            LineKind::ItemCompleted => "item.completed".len(),
+            LineKind::ItemStarted | LineKind::ItemUpdated => "item.started".len(),
+            _ => return None,
+        };
+        item_type_start(self.raw.get(TYPE_PREFIX.len() + name_len + 1..)?)
+    }
+
     /// The exact bytes codex wrote, without the newline.
     pub fn raw(&self) -> &'a [u8] {
         self.raw
@@ -185,12 +355,12 @@ impl<'a> CodexLine<'a> {
         self.parsed
             .get_or_init(|| {
                 if self.kind.is_event() {
-                    ThreadEvent::parse(self.raw)
+                    ThreadEvent::parse(self.raw).map(Box::new)
                 } else {
                     None
                 }
             })
-            .as_ref()
+            .as_deref()
     }
 }
 
@@ -252,5 +422,51 @@ mod tests {
         let reordered = br#"{"type":"item.completed","item":{"text":"a \"type\":\"agent_message\"","id":"i","type":"reasoning"}}"#;
         assert!(!item_type_is(reordered, "agent_message"));
         assert!(item_type_is(reordered, "reasoning"));
+    }
+
+    #[test]
+    fn ordinary_items_are_only_the_lines_nobody_but_a_pass_through_needs() {
+        let started = br#"{"type":"item.started","item":{"id":"item_3","type":"command_execution","command":"ls"}}"#;
+        let updated =
+            br#"{"type":"item.updated","item":{"id":"item_3","type":"todo_list","items":[]}}"#;
+        let done =
+            br#"{"type":"item.completed","item":{"id":"item_3","type":"reasoning","text":"x"}}"#;
+        let answer = br#"{"type":"item.completed","item":{"id":"item_4","type":"agent_message","text":"x"}}"#;
+        assert!(is_ordinary_item(started));
+        assert!(is_ordinary_item(updated));
+        assert!(is_ordinary_item(done));
+        // The answer, cut lines, other layouts and other events take the full path.
+        assert!(!is_ordinary_item(answer));
+        assert!(!is_ordinary_item(&started[..40]));
+        assert!(!is_ordinary_item(
+            br#"{"type":"item.completed","item":{"type":"reasoning","id":"i","text":"x"}}"#
+        ));
+        assert!(!is_ordinary_item(br#"{"type":"item.startedX","item":{}}"#));
+        assert!(!is_ordinary_item(
+            br#"{"type":"turn.completed","usage":{}}"#
+        ));
+        assert!(!is_ordinary_item(b"{}"));
+    }
+
+    #[test]
+    fn ordinary_items_agree_with_the_full_classification() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut ordinary = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            for line in std::fs::read_to_string(entry.unwrap().path())
+                .unwrap()
+                .lines()
+            {
+                let line = CodexLine::new_checked(line.as_bytes(), false);
+                let expected = matches!(
+                    line.kind(),
+                    LineKind::ItemStarted | LineKind::ItemUpdated | LineKind::ItemCompleted
+                ) && !(line.kind() == LineKind::ItemCompleted
+                    && line.item_type_is("agent_message"));
+                assert_eq!(is_ordinary_item(line.raw()), expected, "{:?}", line.raw());
+                ordinary += usize::from(expected);
+            }
+        }
+        assert!(ordinary >= 10, "the fixtures have item lines: {ordinary}");
     }
 }

@@ -60,7 +60,7 @@ pub use line::{CodexLine, LineKind};
 pub use outcome::{Outcome, StopReason, TurnStatus};
 pub use request::{ExecRequest, ResumeTarget, Sandbox};
 pub use retry::{FailureClass, RetryPolicy, classify_failure};
-pub use telemetry::{ClientEvent, HookObserver, NullObserver, Observer};
+pub use telemetry::{ClientEvent, HookObserver, LineInterest, NullObserver, Observer};
 
 /// The prompt a retry sends when it resumes a thread whose turn failed part-way.
 pub const CONTINUATION_PROMPT: &str = "The previous attempt at this turn was cut off by a transient error. \

@@ -74,13 +74,18 @@ impl ClientEvent {
 /// Receives everything that happens during a run, in order, on the task that drives it.
 ///
 /// `codex_line` is called for every line codex writes on stdout (blank and malformed ones too, so
-/// a raw log can keep them); `batch_end` after each read from codex's pipe, which is where a
-/// renderer should flush. An `Err` from either stops the run (codex is terminated): that is how a
+/// a raw log can keep them); `batch_end` after each read from codex's pipe, with the bytes of the
+/// complete lines that read brought (see [`CodexLine::batch_span`]), which is where a renderer
+/// should write and flush. An `Err` from either stops the run (codex is terminated): that is how a
 /// closed stdout ends a run quietly.
 pub trait Observer {
+    /// Which lines this observer needs one by one. Asked once per codex process.
+    fn line_interest(&self) -> LineInterest {
+        LineInterest::Every
+    }
     fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()>;
     fn client_event(&mut self, event: &ClientEvent) -> io::Result<()>;
-    fn batch_end(&mut self) -> io::Result<()> {
+    fn batch_end(&mut self, _batch: &[u8]) -> io::Result<()> {
         Ok(())
     }
     /// Has the consumer of our output gone away (e.g. a closed pipe)? Polled while codex is
@@ -90,10 +95,27 @@ pub trait Observer {
     }
 }
 
+/// Which of codex's lines an observer is handed through [`Observer::codex_line`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineInterest {
+    /// Every line, blank and malformed ones included.
+    Every,
+    /// Every line except ordinary item events (see [`is_ordinary_item`]): those are only in the
+    /// bytes [`Observer::batch_end`] receives, between the lines handed over. This is what
+    /// makes `--jsonl` pass-through cheap: most of codex's lines are never looked at twice.
+    /// Every line that is not a well-formed event is still handed over.
+    ///
+    /// [`is_ordinary_item`]: super::line::is_ordinary_item
+    Notable,
+}
+
 /// An observer that ignores everything.
 pub struct NullObserver;
 
 impl Observer for NullObserver {
+    fn line_interest(&self) -> LineInterest {
+        LineInterest::Notable
+    }
     fn codex_line(&mut self, _line: &CodexLine<'_>) -> io::Result<()> {
         Ok(())
     }
@@ -106,6 +128,9 @@ impl Observer for NullObserver {
 pub struct HookObserver<F: FnMut(&ClientEvent)>(pub F);
 
 impl<F: FnMut(&ClientEvent)> Observer for HookObserver<F> {
+    fn line_interest(&self) -> LineInterest {
+        LineInterest::Notable
+    }
     fn codex_line(&mut self, _line: &CodexLine<'_>) -> io::Result<()> {
         Ok(())
     }

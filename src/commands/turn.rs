@@ -9,8 +9,8 @@ use super::Ctx;
 use crate::cli::ReliabilityArgs;
 use crate::client::argv::{shell_quote, shell_quote_line};
 use crate::client::{
-    CancelRequest, ClientEvent, CodexLine, ExecRequest, LineKind, Observer, Outcome, ResumeTarget,
-    RetryPolicy, RunOptions, StopReason, ThreadEvent, TurnStatus,
+    CancelRequest, ClientEvent, CodexLine, ExecRequest, LineInterest, LineKind, Observer, Outcome,
+    ResumeTarget, RetryPolicy, RunOptions, StopReason, ThreadEvent, TurnStatus,
 };
 use crate::error::{CliError, CliResult};
 use crate::exit;
@@ -163,7 +163,13 @@ struct SessionSaver<'a> {
 }
 
 impl Observer for SessionSaver<'_> {
+    fn line_interest(&self) -> LineInterest {
+        // thread.started, the one line this needs, is never an ordinary item.
+        self.inner.line_interest()
+    }
+
     fn codex_line(&mut self, line: &CodexLine<'_>) -> io::Result<()> {
+        let mut saved = None;
         if line.kind() == LineKind::ThreadStarted
             && self.saved_thread.is_none()
             && let (Some(store), Some(ThreadEvent::ThreadStarted { thread_id })) =
@@ -172,32 +178,38 @@ impl Observer for SessionSaver<'_> {
         {
             record.thread_id = thread_id.clone();
             let name = record.name.clone();
-            match store.insert(record, self.replace) {
+            saved = Some(match store.insert(record, self.replace) {
                 Ok(()) => {
                     self.saved_thread = Some(thread_id.clone());
-                    self.inner.client_event(&ClientEvent::SessionUpdated {
+                    ClientEvent::SessionUpdated {
                         name,
                         thread_id: thread_id.clone(),
                         turns: 0,
                         last_status: "started".into(),
-                    })?;
+                    }
                 }
-                Err(e) => self.inner.client_event(&ClientEvent::Warning {
+                Err(e) => ClientEvent::Warning {
                     message: format!(
                         "session {name:?} not saved ({e}); this conversation is thread {thread_id}: continue it with `spawncodex resume --thread {thread_id}`"
                     ),
-                })?,
-            }
+                },
+            });
         }
-        self.inner.codex_line(line)
+        // The line goes out before what we say about it (a pass-through renderer places our
+        // event where it is told); the session is saved before either, whatever the output does.
+        self.inner.codex_line(line)?;
+        match saved {
+            Some(event) => self.inner.client_event(&event),
+            None => Ok(()),
+        }
     }
 
     fn client_event(&mut self, event: &ClientEvent) -> io::Result<()> {
         self.inner.client_event(event)
     }
 
-    fn batch_end(&mut self) -> io::Result<()> {
-        self.inner.batch_end()
+    fn batch_end(&mut self, batch: &[u8]) -> io::Result<()> {
+        self.inner.batch_end(batch)
     }
 
     fn output_closed(&mut self) -> bool {

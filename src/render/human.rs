@@ -232,7 +232,7 @@ impl HumanRenderer {
             LineKind::ItemCompleted => false,
             _ => return false,
         };
-        let hot_type = match crate::client::line::item_type(line.raw()) {
+        let hot_type = match line.item_type() {
             Some(b"command_execution") => true,
             Some(b"agent_message" | b"reasoning") => !started,
             _ => false,
@@ -471,7 +471,7 @@ impl Observer for HumanRenderer {
         Ok(())
     }
 
-    fn batch_end(&mut self) -> io::Result<()> {
+    fn batch_end(&mut self, _batch: &[u8]) -> io::Result<()> {
         self.flush_lines();
         Ok(())
     }

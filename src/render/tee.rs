@@ -49,9 +49,9 @@ impl Observer for Tee {
         self.inner.client_event(event)
     }
 
-    fn batch_end(&mut self) -> io::Result<()> {
+    fn batch_end(&mut self, batch: &[u8]) -> io::Result<()> {
         let _ = self.log.flush();
-        self.inner.batch_end()
+        self.inner.batch_end(batch)
     }
 
     fn output_closed(&mut self) -> bool {
