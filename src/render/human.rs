@@ -3,13 +3,14 @@
 //! `run` shows a spinner (on a terminal, not in CI) and errors; `live` also prints every event
 //! as it arrives. All stderr lines go through the spinner's `suspend` so nothing tears.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use owo_colors::OwoColorize;
 
+use super::rawjson::{self, RawStr};
 use super::style::Styles;
 use super::{Renderer, Report};
 use crate::client::events::{ItemDetails, ThreadEvent, ThreadItem, is_reconnect_message};
@@ -33,11 +34,129 @@ pub struct HumanRenderer {
     opts: HumanOptions,
     s: Styles,
     spinner: Option<ProgressBar>,
-    command_started: HashMap<String, Instant>,
+    running: RunningCommands,
     width: Option<usize>,
     /// Lines waiting for the end of the current batch: one write per read from codex, not one
-    /// per line (stderr is unbuffered).
-    pending: String,
+    /// per line (stderr is unbuffered). Bytes, so that command output goes in unescaped
+    /// straight from codex's line.
+    pending: Vec<u8>,
+    /// The escape codes of the styles the hot path writes by hand.
+    codes: HotCodes,
+    /// Reused for unescaping one string at a time, and where its line breaks are.
+    scratch: Vec<u8>,
+    breaks: Vec<usize>,
+}
+
+/// Text and the positions of its `\n`s.
+#[derive(Clone, Copy)]
+struct Lines<'a> {
+    text: &'a [u8],
+    breaks: &'a [usize],
+}
+
+impl<'a> Lines<'a> {
+    /// How many lines `str::lines` would give.
+    fn count(self) -> usize {
+        let ends_in_break = self.breaks.last() == Some(&(self.text.len().wrapping_sub(1)));
+        let after_last = usize::from(!self.text.is_empty() && !ends_in_break);
+        self.breaks.len() + after_last
+    }
+
+    /// Where line `n` starts, and the breaks from there on.
+    fn start_of_line(self, n: usize) -> (usize, &'a [usize]) {
+        match n.checked_sub(1).and_then(|i| self.breaks.get(i)) {
+            Some(&nl) => (nl + 1, &self.breaks[n..]),
+            None if n == 0 => (0, self.breaks),
+            None => (self.text.len(), &[]),
+        }
+    }
+}
+
+/// The escape codes around a styled text (both empty without colour), so the hot path writes
+/// them with two copies instead of going through `fmt`.
+#[derive(Clone, Debug, Default)]
+struct Codes {
+    prefix: String,
+    suffix: String,
+}
+
+impl Codes {
+    fn of(style: owo_colors::Style) -> Self {
+        // What owo-colors writes around a text, taken from its own output.
+        let styled = format!("{}", "\u{1}".style(style));
+        match styled.split_once('\u{1}') {
+            Some((prefix, suffix)) => Codes {
+                prefix: prefix.to_string(),
+                suffix: suffix.to_string(),
+            },
+            None => Codes::default(),
+        }
+    }
+
+    fn wrap(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(self.prefix.as_bytes());
+        out.extend_from_slice(text);
+        out.extend_from_slice(self.suffix.as_bytes());
+    }
+}
+
+/// Commands started and not yet completed, for the duration shown when they complete. A few
+/// at a time, so a short list beats a map (no hashing, and the id strings are reused).
+#[derive(Default)]
+struct RunningCommands {
+    slots: Vec<(Vec<u8>, Option<Instant>)>,
+}
+
+impl RunningCommands {
+    /// Bounded: a codex that never completes its commands does not grow us.
+    const MAX: usize = 256;
+
+    /// `false` if it is already running (an `item.updated` repeats the item).
+    fn start(&mut self, id: &[u8]) -> bool {
+        if self.slots.iter().any(|(s, t)| t.is_some() && s == id) {
+            return false;
+        }
+        let now = Some(Instant::now());
+        let free = self.slots.iter().position(|(_, t)| t.is_none());
+        match free {
+            Some(at) => {
+                let (slot, t) = &mut self.slots[at];
+                slot.clear();
+                slot.extend_from_slice(id);
+                *t = now;
+            }
+            None if self.slots.len() < Self::MAX => self.slots.push((id.to_vec(), now)),
+            None => self.slots[0] = (id.to_vec(), now),
+        }
+        true
+    }
+
+    /// How long it ran, if we saw it start.
+    fn finish(&mut self, id: &[u8]) -> Option<Duration> {
+        let (_, started) = self
+            .slots
+            .iter_mut()
+            .find(|(s, t)| t.is_some() && s == id)?;
+        started.take().map(|t| t.elapsed())
+    }
+}
+
+/// How a block of text is shown.
+#[derive(Clone, Copy)]
+enum Tone {
+    Plain,
+    Dimmed,
+}
+
+#[derive(Clone, Debug, Default)]
+struct HotCodes {
+    plain: Codes,
+    dimmed: Codes,
+    bold: Codes,
+    cyan: Codes,
+    green: Codes,
+    red: Codes,
+    magenta: Codes,
 }
 
 impl HumanRenderer {
@@ -47,16 +166,30 @@ impl HumanRenderer {
             opts,
             s: Styles::new(opts.color),
             spinner,
-            command_started: HashMap::new(),
+            running: RunningCommands::default(),
             width: terminal_width(),
-            pending: String::new(),
+            pending: Vec::new(),
+            codes: {
+                let s = Styles::new(opts.color);
+                HotCodes {
+                    plain: Codes::of(owo_colors::Style::new()),
+                    dimmed: Codes::of(s.dimmed),
+                    bold: Codes::of(s.bold),
+                    cyan: Codes::of(s.cyan),
+                    green: Codes::of(s.green),
+                    red: Codes::of(s.red),
+                    magenta: Codes::of(s.magenta),
+                }
+            },
+            scratch: Vec::new(),
+            breaks: Vec::new(),
         }
     }
 
     /// Queue one line for stderr; [`Self::flush_lines`] writes the batch.
     fn line(&mut self, text: &str) {
-        self.pending.push_str(text);
-        self.pending.push('\n');
+        self.pending.extend_from_slice(text.as_bytes());
+        self.pending.push(b'\n');
     }
 
     /// Write the queued lines in one go, without tearing the spinner.
@@ -67,7 +200,7 @@ impl HumanRenderer {
         let text = &self.pending;
         let write = || {
             let mut err = io::stderr().lock();
-            let _ = err.write_all(text.as_bytes());
+            let _ = err.write_all(text);
             let _ = err.flush();
         };
         match &self.spinner {
@@ -86,11 +219,18 @@ impl HumanRenderer {
         }
     }
 
+    /// [`Self::activity`] for a message that costs something to build: built only when a
+    /// spinner shows it.
+    fn activity_with(&self, what: impl FnOnce() -> String) {
+        if let Some(pb) = &self.spinner {
+            pb.set_message(what());
+        }
+    }
+
     /// Wrap `text` to the terminal width with `indent` before every line.
     /// Queue `text` with `indent` before every line, wrapped to the terminal width (if known).
     /// Written straight into the pending buffer: this runs for every message and command output.
     fn block(&mut self, indent: &str, text: &str, style: owo_colors::Style) {
-        use std::fmt::Write as _;
         let avail = self
             .width
             .map(|w| w.saturating_sub(indent.chars().count()).max(20));
@@ -142,22 +282,91 @@ impl HumanRenderer {
         }
     }
 
+    /// [`Self::block`] for unescaped bytes, from line `first` on: the same lines, written
+    /// without `fmt` or another search for line breaks when no wrapping is needed (stderr is
+    /// not a terminal, or its width is unknown).
+    fn block_lines(&mut self, indent: &str, lines: Lines<'_>, first: usize, tone: Tone) {
+        let (from, breaks) = lines.start_of_line(first);
+        let text = &lines.text[from..];
+        if self.width.is_some() {
+            let style = match tone {
+                Tone::Plain => owo_colors::Style::new(),
+                Tone::Dimmed => self.s.dimmed,
+            };
+            self.block(indent, &String::from_utf8_lossy(text), style);
+            return;
+        }
+        let codes = match tone {
+            Tone::Plain => &self.codes.plain,
+            Tone::Dimmed => &self.codes.dimmed,
+        };
+        // `str::lines`: split at `\n`, drop a `\r` before it, no line after a final `\n`.
+        let mut start = from;
+        for &nl in breaks {
+            let line = &lines.text[start..nl];
+            self.pending.extend_from_slice(indent.as_bytes());
+            codes.wrap(&mut self.pending, line.strip_suffix(b"\r").unwrap_or(line));
+            self.pending.push(b'\n');
+            start = nl + 1;
+        }
+        if start < lines.text.len() {
+            self.pending.extend_from_slice(indent.as_bytes());
+            codes.wrap(&mut self.pending, &lines.text[start..]);
+            self.pending.push(b'\n');
+        }
+    }
+
+    /// Unescape `raw` into the scratch buffers and hand the lines to `f` with the renderer.
+    fn with_unescaped(&mut self, raw: RawStr<'_>, f: impl FnOnce(&mut Self, Lines<'_>)) {
+        let mut text = std::mem::take(&mut self.scratch);
+        let mut breaks = std::mem::take(&mut self.breaks);
+        text.clear();
+        breaks.clear();
+        raw.unescape_lines_into(&mut text, |at| breaks.push(at));
+        f(
+            self,
+            Lines {
+                text: &text,
+                breaks: &breaks,
+            },
+        );
+        if text.capacity() > 1 << 20 {
+            text = Vec::new();
+            breaks = Vec::new();
+        }
+        self.scratch = text;
+        self.breaks = breaks;
+    }
+
     fn agent_message(&mut self, text: &str) {
         let s = self.s;
         self.line(&format!("{}", "codex".style(s.magenta)));
         self.block("  ", text, owo_colors::Style::new());
     }
 
-    fn command_started(&mut self, id: &str, command: &str) {
-        let s = self.s;
+    fn agent_message_raw(&mut self, text: RawStr<'_>) {
+        self.codes.magenta.clone().wrap(&mut self.pending, b"codex");
+        self.pending.push(b'\n');
+        self.with_unescaped(text, |r, text| r.block_lines("  ", text, 0, Tone::Plain));
+    }
+
+    fn command_started(&mut self, id: &[u8], command: &[u8]) {
         // item.updated repeats the item: show the command once.
-        if self.command_started.contains_key(id) {
+        if !self.running.start(id) {
             return;
         }
-        self.command_started.insert(id.to_string(), Instant::now());
-        let shown = display_command(command);
-        self.activity(&format!("running: {shown}"));
-        self.line(&format!("{} {}", "$".style(s.cyan), shown.style(s.bold)));
+        let shown = display_command_bytes(command);
+        self.activity_with(|| format!("running: {}", String::from_utf8_lossy(&shown)));
+        self.dollar_line(&shown);
+    }
+
+    /// `$ command`
+    fn dollar_line(&mut self, shown: &[u8]) {
+        let HotCodes { cyan, bold, .. } = &self.codes;
+        cyan.wrap(&mut self.pending, b"$");
+        self.pending.push(b' ');
+        bold.wrap(&mut self.pending, shown);
+        self.pending.push(b'\n');
     }
 
     fn command_completed(
@@ -168,100 +377,125 @@ impl HumanRenderer {
         exit_code: Option<i64>,
         status: &str,
     ) {
-        use std::fmt::Write as _;
-        let s = self.s;
-        let took = self.command_started.remove(id).map(|t| t.elapsed());
+        let failed = status == "failed";
+        let breaks: Vec<usize> = memchr::memchr_iter(b'\n', output.as_bytes()).collect();
+        let output = Lines {
+            text: output.as_bytes(),
+            breaks: &breaks,
+        };
+        self.command_completed_bytes(
+            id.as_bytes(),
+            || Cow::Borrowed(command.as_bytes()),
+            output,
+            exit_code,
+            failed,
+        );
+    }
+
+    /// `command` is only asked for if the start was not shown.
+    fn command_completed_bytes<'c>(
+        &mut self,
+        id: &[u8],
+        command: impl FnOnce() -> Cow<'c, [u8]>,
+        output: Lines<'_>,
+        exit_code: Option<i64>,
+        failed: bool,
+    ) {
+        let took = self.running.finish(id);
         if took.is_none() {
             // codex sometimes reports a command only when it completes.
-            let shown = display_command(command);
-            self.line(&format!("{} {}", "$".style(s.cyan), shown.style(s.bold)));
+            self.dollar_line(&display_command_bytes(&command()));
         }
-        let (tail, skipped) = if self.opts.verbose > 0 {
-            (output, 0)
+        let lines = output.count();
+        let skipped = if self.opts.verbose > 0 {
+            0
         } else {
-            last_lines(output, OUTPUT_TAIL_LINES)
+            lines.saturating_sub(OUTPUT_TAIL_LINES)
         };
         if skipped > 0 {
+            let dimmed = self.s.dimmed;
             self.line(&format!(
                 "  {}",
-                format!("… {skipped} earlier lines (-v shows all)").style(s.dimmed)
+                format!("… {skipped} earlier lines (-v shows all)").style(dimmed)
             ));
         }
-        self.block("  ", tail, s.dimmed);
-        let mut verdict = String::with_capacity(32);
-        let ok = exit_code == Some(0) && status != "failed";
-        let _ = match exit_code {
-            Some(code) => write!(verdict, "{} exit {code}", if ok { "✓" } else { "✗" }),
-            None => write!(verdict, "✗ exit ?"),
+        self.block_lines("  ", output, skipped, Tone::Dimmed);
+        // `  ✓ exit 0 in 12ms`, without fmt: this runs for every command.
+        let ok = exit_code == Some(0) && !failed;
+        let mut verdict = [0u8; 64];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            let end = (at + bytes.len()).min(verdict.len());
+            verdict[at..end].copy_from_slice(&bytes[..end - at]);
+            at = end;
         };
-        if let Some(took) = took {
-            let _ = write!(verdict, " in {}", fmt_duration(took));
+        put(if ok {
+            "✓ exit ".as_bytes()
+        } else {
+            "✗ exit ".as_bytes()
+        });
+        match exit_code {
+            Some(code) => put(itoa(code, &mut [0; 20])),
+            None => put(b"?"),
         }
-        let style = if ok { s.green } else { s.red };
-        let _ = writeln!(self.pending, "  {}", verdict.style(style));
+        if let Some(took) = took {
+            put(b" in ");
+            match took.as_millis() {
+                ms @ 0..1000 => {
+                    put(itoa(ms as i64, &mut [0; 20]));
+                    put(b"ms");
+                }
+                _ => put(fmt_duration(took).as_bytes()),
+            }
+        }
+        self.pending.extend_from_slice(b"  ");
+        let codes = if ok {
+            &self.codes.green
+        } else {
+            &self.codes.red
+        };
+        codes.wrap(&mut self.pending, &verdict[..at]);
+        self.pending.push(b'\n');
         self.activity("thinking");
     }
 
-    /// The hot item types rendered from a borrowed parse of the line (no owned copies of
-    /// commands, outputs and messages). `false`: not one of them; use the typed event.
+    /// The hot item types (commands, messages, reasoning: most of a stream) rendered straight
+    /// from the line's bytes: fields found in place, strings unescaped once into the output.
+    /// `false`: not one of them, or shaped unexpectedly; use the typed event.
     fn render_hot_item(&mut self, line: &CodexLine<'_>) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Hot<'a> {
-            #[serde(borrow)]
-            item: HotItem<'a>,
-        }
-        #[derive(serde::Deserialize)]
-        struct HotItem<'a> {
-            #[serde(borrow, default)]
-            id: std::borrow::Cow<'a, str>,
-            #[serde(borrow, rename = "type")]
-            kind: std::borrow::Cow<'a, str>,
-            #[serde(borrow, default)]
-            text: std::borrow::Cow<'a, str>,
-            #[serde(borrow, default)]
-            command: std::borrow::Cow<'a, str>,
-            #[serde(borrow, default)]
-            aggregated_output: std::borrow::Cow<'a, str>,
-            #[serde(default)]
-            exit_code: Option<i64>,
-            #[serde(borrow, default)]
-            status: std::borrow::Cow<'a, str>,
-        }
-        let started = match line.kind() {
-            LineKind::ItemStarted | LineKind::ItemUpdated => true,
-            LineKind::ItemCompleted => false,
+        // Where `"item":{` starts in codex's layout: after `{"type":"<event type>",`.
+        let (started, item_at) = match line.kind() {
+            LineKind::ItemStarted | LineKind::ItemUpdated => {
+                (true, r#"{"type":"item.started","#.len())
+            }
+            LineKind::ItemCompleted => (false, r#"{"type":"item.completed","#.len()),
             _ => return false,
         };
-        let hot_type = match line.item_type() {
-            Some(b"command_execution") => true,
-            Some(b"agent_message" | b"reasoning") => !started,
-            _ => false,
+        let Some(item) = rawjson::hot_item(line.raw(), item_at) else {
+            return false;
         };
-        if !hot_type {
+        if memchr::memchr(b'\\', item.id.0).is_some() {
+            // Ids are plain in practice; an escaped one is compared unescaped, by the slow path.
             return false;
         }
-        // One UTF-8 check for the whole line, then a parser that trusts it (from_slice checks
-        // every string field on its own).
-        let Some(Hot { item }) = std::str::from_utf8(line.raw())
-            .ok()
-            .and_then(|text| serde_json::from_str::<Hot>(text).ok())
-        else {
-            return false;
-        };
-        match (item.kind.as_ref(), started) {
-            ("command_execution", true) => self.command_started(&item.id, &item.command),
-            ("command_execution", false) => self.command_completed(
-                &item.id,
-                &item.command,
-                &item.aggregated_output,
-                item.exit_code,
-                &item.status,
-            ),
-            ("agent_message", false) => self.agent_message(&item.text),
-            ("reasoning", false) => {
-                let dimmed = self.s.dimmed;
-                self.block("  ", &item.text, dimmed);
+        let id = item.id.0;
+        match (item.kind.0, started) {
+            (b"command_execution", true) => {
+                self.with_unescaped(item.command, |r, command| {
+                    r.command_started(id, command.text)
+                });
             }
+            (b"command_execution", false) => {
+                let failed = item.status.0 == b"failed";
+                let command = || Cow::Owned(item.command.to_text().into_bytes());
+                self.with_unescaped(item.aggregated_output, |r, output| {
+                    r.command_completed_bytes(id, command, output, item.exit_code, failed)
+                });
+            }
+            (b"agent_message", false) => self.agent_message_raw(item.text),
+            (b"reasoning", false) => self.with_unescaped(item.text, |r, text| {
+                r.block_lines("  ", text, 0, Tone::Dimmed)
+            }),
             _ => return false,
         }
         true
@@ -270,7 +504,7 @@ impl HumanRenderer {
     fn render_item_started(&mut self, item: &ThreadItem) {
         match &item.details {
             ItemDetails::CommandExecution { command, .. } => {
-                self.command_started(&item.id, command)
+                self.command_started(item.id.as_bytes(), command.as_bytes())
             }
             ItemDetails::McpToolCall { server, tool, .. } => {
                 self.activity(&format!("calling {server}.{tool}"));
@@ -409,7 +643,7 @@ impl Observer for HumanRenderer {
                         if let Some(ThreadEvent::ItemStarted { item }) = line.event()
                             && let ItemDetails::CommandExecution { command, .. } = &item.details
                         {
-                            self.activity(&format!("running: {}", display_command(command)));
+                            self.activity_with(|| format!("running: {}", display_command(command)));
                         }
                     }
                     LineKind::ItemCompleted => self.activity("thinking"),
@@ -563,20 +797,58 @@ fn make_spinner(color: bool) -> ProgressBar {
 
 /// `/bin/bash -lc 'echo hi'` → `echo hi`: what the model asked for, not codex's wrapper.
 pub fn display_command(command: &str) -> String {
+    String::from_utf8_lossy(&display_command_bytes(command.as_bytes())).into_owned()
+}
+
+/// [`display_command`] on bytes, for the hot path. Only ASCII is cut or replaced, so valid
+/// UTF-8 stays valid.
+fn display_command_bytes(command: &[u8]) -> Cow<'_, [u8]> {
+    const QUOTED_QUOTE: &[u8] = br"'\''";
     for prefix in [
-        "/bin/bash -lc ",
-        "bash -lc ",
-        "/bin/sh -c ",
-        "/bin/zsh -lc ",
+        &b"/bin/bash -lc "[..],
+        b"bash -lc ",
+        b"/bin/sh -c ",
+        b"/bin/zsh -lc ",
     ] {
         if let Some(rest) = command.strip_prefix(prefix) {
-            if let Some(inner) = rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
-                return inner.replace(r"'\''", "'");
+            let Some(inner) = rest.strip_prefix(b"'").and_then(|r| r.strip_suffix(b"'")) else {
+                return Cow::Borrowed(rest);
+            };
+            if memchr::memmem::find(inner, QUOTED_QUOTE).is_none() {
+                return Cow::Borrowed(inner);
             }
-            return rest.to_string();
+            let mut out = Vec::with_capacity(inner.len());
+            // Rebuild with every `'\''` turned back into `'`.
+            let mut rest = inner;
+            while let Some(at) = memchr::memmem::find(rest, QUOTED_QUOTE) {
+                out.extend_from_slice(&rest[..at]);
+                out.push(b'\'');
+                rest = &rest[at + QUOTED_QUOTE.len()..];
+            }
+            out.extend_from_slice(rest);
+            return Cow::Owned(out);
         }
     }
-    command.to_string()
+    Cow::Borrowed(command)
+}
+
+/// A decimal integer written into `buf`, without `fmt`.
+fn itoa(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 pub fn fmt_duration(d: Duration) -> String {
@@ -595,24 +867,6 @@ pub fn fmt_usage(u: &Usage) -> String {
         "tokens: {} in ({} cached) / {} out ({} reasoning)",
         u.input_tokens, u.cached_input_tokens, u.output_tokens, u.reasoning_output_tokens
     )
-}
-
-/// The last `n` lines of `text`, and how many lines come before them.
-fn last_lines(text: &str, n: usize) -> (&str, usize) {
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    let mut start = body.len();
-    let mut found = 0;
-    while found < n {
-        match memchr::memrchr(b'\n', &body.as_bytes()[..start]) {
-            Some(i) => {
-                start = i;
-                found += 1;
-            }
-            None => return (text, 0),
-        }
-    }
-    let skipped = memchr::memchr_iter(b'\n', &body.as_bytes()[..start]).count() + 1;
-    (&body[start + 1..], skipped)
 }
 
 /// Greedy word wrap by characters; words longer than the width are split.
@@ -682,12 +936,75 @@ mod tests {
         assert_eq!(display_command("ls"), "ls");
     }
 
+    fn lines_of(text: &str) -> (Vec<usize>, &str) {
+        (memchr::memchr_iter(b'\n', text.as_bytes()).collect(), text)
+    }
+
     #[test]
-    fn keeps_the_last_lines() {
-        assert_eq!(last_lines("a\nb\nc\n", 2), ("b\nc", 1));
-        assert_eq!(last_lines("a\nb\nc", 3), ("a\nb\nc", 0));
-        assert_eq!(last_lines("a\nb\nc\nd", 2), ("c\nd", 2));
-        assert_eq!(last_lines("", 2), ("", 0));
+    fn counts_and_skips_lines_like_str_lines() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\r\nb\r\n",
+            "\n",
+            "\n\n",
+            "a\n\nb\n",
+        ] {
+            let (breaks, text) = lines_of(text);
+            let lines = Lines {
+                text: text.as_bytes(),
+                breaks: &breaks,
+            };
+            assert_eq!(lines.count(), text.lines().count(), "{text:?}");
+            for n in 0..=lines.count() {
+                let (from, _) = lines.start_of_line(n);
+                let expected: Vec<&str> = text.lines().skip(n).collect();
+                assert_eq!(
+                    text[from..].lines().collect::<Vec<_>>(),
+                    expected,
+                    "{text:?} {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_blocks_match_the_formatted_ones() {
+        for color in [false, true] {
+            for text in [
+                "",
+                "one",
+                "a\nb\n",
+                "a\r\n\r\nb\r",
+                "tab\there\n\n",
+                "é 😀\nx",
+            ] {
+                let mut r = HumanRenderer::new(HumanOptions {
+                    color,
+                    ..HumanOptions::default()
+                });
+                r.width = None;
+                let (breaks, _) = lines_of(text);
+                r.block_lines(
+                    "  ",
+                    Lines {
+                        text: text.as_bytes(),
+                        breaks: &breaks,
+                    },
+                    0,
+                    Tone::Dimmed,
+                );
+                let fast = std::mem::take(&mut r.pending);
+                let dimmed = r.s.dimmed;
+                r.block("  ", text, dimmed);
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(r.pending).unwrap()
+                );
+            }
+        }
     }
 
     #[test]

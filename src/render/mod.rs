@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod jsonl;
+mod rawjson;
 pub mod style;
 pub mod tee;
 
