@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -176,47 +177,43 @@ fn handle_batch(
     let every = interest == LineInterest::Every;
     let mut start = 0;
     let mut result = Ok(());
-    let newlines = NewlineFinder::new();
-    for nl in newlines.iter(batch) {
+    for_each_newline(batch, |nl| {
         let line = &batch[start..nl];
         let span = start..nl + 1;
         start = nl + 1;
         if !every && is_ordinary_item(line) {
-            continue;
+            return ControlFlow::Continue(());
         }
         let raw = line.strip_suffix(b"\r").unwrap_or(line);
-        result = handle_line(raw, Some(span.clone()), tracker, observer, false);
+        result = handle_line(raw, Some(span), tracker, observer, false);
+        // After an error nothing more is looked at, so none of it may be passed on.
         if result.is_err() {
-            // Nothing after this line was looked at: none of it may be passed on.
-            start = span.end;
-            break;
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-    }
+    });
     let flushed = observer.batch_end(&batch[..start]);
     result.and(flushed)
 }
 
-/// memchr's AVX2 searcher used directly: memchr_iter dispatches through a function pointer on
-/// every call, and a batch has one call per line.
-struct NewlineFinder {
+/// Call `f` with the position of every `\n`, until it breaks. memchr's AVX2 searcher is used
+/// directly where there is one: `memchr_iter` dispatches through a function pointer on every
+/// call, and a batch has one call per line.
+fn for_each_newline(haystack: &[u8], mut f: impl FnMut(usize) -> ControlFlow<()>) {
     #[cfg(target_arch = "x86_64")]
-    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
-}
-
-impl NewlineFinder {
-    fn new() -> Self {
-        NewlineFinder {
-            #[cfg(target_arch = "x86_64")]
-            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+    if let Some(finder) = memchr::arch::x86_64::avx2::memchr::One::new(b'\n') {
+        for nl in finder.iter(haystack) {
+            if f(nl).is_break() {
+                return;
+            }
         }
+        return;
     }
-
-    fn iter<'h>(&'h self, haystack: &'h [u8]) -> Box<dyn Iterator<Item = usize> + 'h> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(one) = &self.avx2 {
-            return Box::new(one.iter(haystack));
+    for nl in memchr::memchr_iter(b'\n', haystack) {
+        if f(nl).is_break() {
+            return;
         }
-        Box::new(memchr::memchr_iter(b'\n', haystack))
     }
 }
 
