@@ -47,6 +47,12 @@ pub struct HumanRenderer {
     breaks: Vec<usize>,
 }
 
+/// A command's output: still escaped, or text already.
+enum Output<'a> {
+    Raw(RawStr<'a>),
+    Text(Lines<'a>),
+}
+
 /// Text and the positions of its `\n`s.
 #[derive(Clone, Copy)]
 struct Lines<'a> {
@@ -316,13 +322,89 @@ impl HumanRenderer {
         }
     }
 
+    /// A JSON string shown as a block: unescaped straight into the pending output, each line
+    /// framed with `indent` and the tone's codes as its newline is met, so the text is copied
+    /// once and never searched again. With `tail`, only the last lines stay, after a note of
+    /// how many came before. Wrapping to a terminal's width takes the general path.
+    fn raw_block(&mut self, indent: &str, raw: RawStr<'_>, tone: Tone, tail: Option<usize>) {
+        if self.width.is_some() {
+            self.with_unescaped(raw, |r, lines| {
+                let skipped = tail.map_or(0, |n| lines.count().saturating_sub(n));
+                r.skipped_note(skipped);
+                r.block_lines(indent, lines, skipped, tone);
+            });
+            return;
+        }
+        let HumanRenderer {
+            pending,
+            codes,
+            breaks,
+            ..
+        } = self;
+        let codes = match tone {
+            Tone::Plain => &codes.plain,
+            Tone::Dimmed => &codes.dimmed,
+        };
+        let start = pending.len();
+        breaks.clear();
+        // Where each line's text begins, for `str::lines`' one rule that needs it: a `\r`
+        // right before the `\n` is not part of the line.
+        let open_line = |pending: &mut Vec<u8>| {
+            pending.extend_from_slice(indent.as_bytes());
+            pending.extend_from_slice(codes.prefix.as_bytes());
+            pending.len()
+        };
+        let mut text_start = open_line(pending);
+        raw.unescape_into_with(pending, |pending| {
+            if pending.len() > text_start && pending.last() == Some(&b'\r') {
+                pending.pop();
+            }
+            pending.extend_from_slice(codes.suffix.as_bytes());
+            pending.push(b'\n');
+            breaks.push(pending.len());
+            text_start = open_line(pending);
+        });
+        // No line after a final newline (or in an empty text): drop the one just opened.
+        if pending.len() == text_start {
+            pending.truncate(breaks.last().copied().unwrap_or(start));
+        } else {
+            pending.extend_from_slice(codes.suffix.as_bytes());
+            pending.push(b'\n');
+            breaks.push(pending.len());
+        }
+        let lines = breaks.len();
+        let skipped = tail.map_or(0, |n| lines.saturating_sub(n));
+        if skipped > 0 {
+            // Only the last lines stay; the note takes the place of the others.
+            let cut = breaks[skipped - 1];
+            let note = self.skipped_note_bytes(skipped);
+            self.pending.splice(start..cut, note);
+        }
+    }
+
+    /// `  … 12 earlier lines (-v shows all)`, before the tail of a command's output.
+    fn skipped_note(&mut self, skipped: usize) {
+        if skipped > 0 {
+            let note = self.skipped_note_bytes(skipped);
+            self.pending.extend_from_slice(&note);
+        }
+    }
+
+    fn skipped_note_bytes(&self, skipped: usize) -> Vec<u8> {
+        let note = format!("… {skipped} earlier lines (-v shows all)");
+        format!("  {}\n", note.style(self.s.dimmed)).into_bytes()
+    }
+
     /// Unescape `raw` into the scratch buffers and hand the lines to `f` with the renderer.
     fn with_unescaped(&mut self, raw: RawStr<'_>, f: impl FnOnce(&mut Self, Lines<'_>)) {
         let mut text = std::mem::take(&mut self.scratch);
         let mut breaks = std::mem::take(&mut self.breaks);
         text.clear();
         breaks.clear();
-        raw.unescape_lines_into(&mut text, |at| breaks.push(at));
+        raw.unescape_into_with(&mut text, |text| {
+            breaks.push(text.len());
+            text.push(b'\n');
+        });
         f(
             self,
             Lines {
@@ -347,7 +429,7 @@ impl HumanRenderer {
     fn agent_message_raw(&mut self, text: RawStr<'_>) {
         self.codes.magenta.clone().wrap(&mut self.pending, b"codex");
         self.pending.push(b'\n');
-        self.with_unescaped(text, |r, text| r.block_lines("  ", text, 0, Tone::Plain));
+        self.raw_block("  ", text, Tone::Plain, None);
     }
 
     fn command_started(&mut self, id: &[u8], command: &[u8]) {
@@ -379,10 +461,10 @@ impl HumanRenderer {
     ) {
         let failed = status == "failed";
         let breaks: Vec<usize> = memchr::memchr_iter(b'\n', output.as_bytes()).collect();
-        let output = Lines {
+        let output = Output::Text(Lines {
             text: output.as_bytes(),
             breaks: &breaks,
-        };
+        });
         self.command_completed_bytes(
             id.as_bytes(),
             || Cow::Borrowed(command.as_bytes()),
@@ -397,7 +479,7 @@ impl HumanRenderer {
         &mut self,
         id: &[u8],
         command: impl FnOnce() -> Cow<'c, [u8]>,
-        output: Lines<'_>,
+        output: Output<'_>,
         exit_code: Option<i64>,
         failed: bool,
     ) {
@@ -406,20 +488,15 @@ impl HumanRenderer {
             // codex sometimes reports a command only when it completes.
             self.dollar_line(&display_command_bytes(&command()));
         }
-        let lines = output.count();
-        let skipped = if self.opts.verbose > 0 {
-            0
-        } else {
-            lines.saturating_sub(OUTPUT_TAIL_LINES)
-        };
-        if skipped > 0 {
-            let dimmed = self.s.dimmed;
-            self.line(&format!(
-                "  {}",
-                format!("… {skipped} earlier lines (-v shows all)").style(dimmed)
-            ));
+        let tail = (self.opts.verbose == 0).then_some(OUTPUT_TAIL_LINES);
+        match output {
+            Output::Raw(raw) => self.raw_block("  ", raw, Tone::Dimmed, tail),
+            Output::Text(lines) => {
+                let skipped = tail.map_or(0, |n| lines.count().saturating_sub(n));
+                self.skipped_note(skipped);
+                self.block_lines("  ", lines, skipped, Tone::Dimmed);
+            }
         }
-        self.block_lines("  ", output, skipped, Tone::Dimmed);
         // `  ✓ exit 0 in 12ms`, without fmt: this runs for every command.
         let ok = exit_code == Some(0) && !failed;
         let mut verdict = [0u8; 64];
@@ -488,17 +565,47 @@ impl HumanRenderer {
             (b"command_execution", false) => {
                 let failed = item.status.0 == b"failed";
                 let command = || Cow::Owned(item.command.to_text().into_bytes());
-                self.with_unescaped(item.aggregated_output, |r, output| {
-                    r.command_completed_bytes(id, command, output, item.exit_code, failed)
-                });
+                let output = Output::Raw(item.aggregated_output);
+                self.command_completed_bytes(id, command, output, item.exit_code, failed);
             }
             (b"agent_message", false) => self.agent_message_raw(item.text),
-            (b"reasoning", false) => self.with_unescaped(item.text, |r, text| {
-                r.block_lines("  ", text, 0, Tone::Dimmed)
-            }),
+            (b"reasoning", false) => self.raw_block("  ", item.text, Tone::Dimmed, None),
+            (b"file_change", false) => {
+                let Some(changes) = rawjson::file_changes(item.changes) else {
+                    return false;
+                };
+                let texts: Vec<(String, String)> = changes
+                    .iter()
+                    .map(|c| (c.kind.to_text(), c.path.to_text()))
+                    .collect();
+                let failed = item.status.0 == b"failed";
+                self.file_changes(texts.iter().map(|(k, p)| (k.as_str(), p.as_str())), failed);
+            }
             _ => return false,
         }
         true
+    }
+
+    /// `add    src/new.rs`, one line per file, and a mark if the patch failed.
+    fn file_changes<'c>(
+        &mut self,
+        changes: impl Iterator<Item = (&'c str, &'c str)>,
+        failed: bool,
+    ) {
+        let s = self.s;
+        for (kind, path) in changes {
+            let style = match kind {
+                "add" => s.green,
+                "delete" => s.red,
+                _ => s.yellow,
+            };
+            let kind = if kind.is_empty() { "update" } else { kind };
+            self.line(&format!("{} {path}", format!("{kind:<6}").style(style)));
+        }
+        if failed {
+            self.line(&format!("  {}", "✗ patch failed".style(s.red)));
+        }
+        self.activity("thinking");
     }
 
     fn render_item_started(&mut self, item: &ThreadItem) {
@@ -526,29 +633,10 @@ impl HumanRenderer {
                 exit_code,
                 status,
             } => self.command_completed(&item.id, command, aggregated_output, *exit_code, status),
-            ItemDetails::FileChange { changes, status } => {
-                for change in changes {
-                    let style = match change.kind.as_str() {
-                        "add" => s.green,
-                        "delete" => s.red,
-                        _ => s.yellow,
-                    };
-                    let kind = if change.kind.is_empty() {
-                        "update"
-                    } else {
-                        change.kind.as_str()
-                    };
-                    self.line(&format!(
-                        "{} {}",
-                        format!("{kind:<6}").style(style),
-                        change.path
-                    ));
-                }
-                if status == "failed" {
-                    self.line(&format!("  {}", "✗ patch failed".style(s.red)));
-                }
-                self.activity("thinking");
-            }
+            ItemDetails::FileChange { changes, status } => self.file_changes(
+                changes.iter().map(|c| (c.kind.as_str(), c.path.as_str())),
+                status == "failed",
+            ),
             ItemDetails::McpToolCall {
                 server,
                 tool,
@@ -662,9 +750,19 @@ impl Observer for HumanRenderer {
                 self.line(&format!("{}", format!("event {ty}").style(self.s.dimmed)));
             }
             _ => {
-                if !self.render_hot_item(line)
-                    && let Some(ev) = line.event()
+                if self.render_hot_item(line) {
+                    return Ok(());
+                }
+                // Other items starting only change the spinner's message: with no spinner
+                // there is nothing to parse them for.
+                let starting = matches!(line.kind(), LineKind::ItemStarted | LineKind::ItemUpdated);
+                if starting
+                    && self.spinner.is_none()
+                    && line.item_type().is_some_and(|t| t != b"command_execution")
                 {
+                    return Ok(());
+                }
+                if let Some(ev) = line.event() {
                     self.render_event(ev);
                 }
             }

@@ -23,20 +23,20 @@ impl<'a> RawStr<'a> {
     /// Append the unescaped text to `out`. Invalid escapes are kept as they are and lone
     /// surrogates become U+FFFD: this is for display, not validation.
     pub fn unescape_into(self, out: &mut Vec<u8>) {
-        self.unescape_lines_into(out, |_| {});
+        self.unescape_into_with(out, |out| out.push(b'\n'));
     }
 
-    /// [`RawStr::unescape_into`], telling `on_break` where in `out` each `\n` goes: the text
-    /// is split into lines on the way, without searching it again.
-    pub fn unescape_lines_into(self, out: &mut Vec<u8>, mut on_break: impl FnMut(usize)) {
+    /// [`RawStr::unescape_into`], with `newline` writing each `\n`: a renderer splits the text
+    /// into lines on the way (indent, colour codes), without searching it again.
+    pub fn unescape_into_with(self, out: &mut Vec<u8>, mut newline: impl FnMut(&mut Vec<u8>)) {
         let mut rest = self.0;
         while let Some(at) = memchr::memchr(b'\\', rest) {
             out.extend_from_slice(&rest[..at]);
             let escape = &rest[at..];
             let used = match escape.get(1) {
                 Some(b'n') => {
-                    on_break(out.len());
-                    push(out, b'\n')
+                    newline(out);
+                    2
                 }
                 Some(b't') => push(out, b'\t'),
                 Some(b'r') => push(out, b'\r'),
@@ -111,10 +111,12 @@ pub struct HotItem<'a> {
     pub aggregated_output: RawStr<'a>,
     pub exit_code: Option<i64>,
     pub status: RawStr<'a>,
+    /// A `file_change`'s `changes` array, as it is in the line (see [`file_changes`]).
+    pub changes: &'a [u8],
 }
 
 /// The keys the renderer reads, with their quotes and colon: matched in place, not scanned.
-const KEYS: [(&[u8], Field); 7] = [
+const KEYS: [(&[u8], Field); 8] = [
     (br#""id":"#, Field::Id),
     (br#""type":"#, Field::Kind),
     (br#""command":"#, Field::Command),
@@ -122,6 +124,7 @@ const KEYS: [(&[u8], Field); 7] = [
     (br#""exit_code":"#, Field::ExitCode),
     (br#""status":"#, Field::Status),
     (br#""text":"#, Field::Text),
+    (br#""changes":"#, Field::Changes),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -133,6 +136,7 @@ enum Field {
     ExitCode,
     Status,
     Text,
+    Changes,
     Other,
 }
 
@@ -177,11 +181,17 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
                     Field::Command => item.command = value,
                     Field::Output => item.aggregated_output = value,
                     Field::Status => item.status = value,
-                    Field::ExitCode | Field::Other => {}
+                    Field::ExitCode | Field::Changes | Field::Other => {}
                 }
                 end
             }
-            b'{' | b'[' => skip_nested(line, value_at)?,
+            b'{' | b'[' => {
+                let end = skip_nested(line, value_at)?;
+                if field == Field::Changes {
+                    item.changes = &line[value_at..end];
+                }
+                end
+            }
             _ => {
                 let len = memchr::memchr2(b',', b'}', &line[value_at..])?;
                 let scalar = &line[value_at..value_at + len];
@@ -196,6 +206,65 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
             b'}' => value_end,
             _ => return None,
         };
+    }
+}
+
+/// One entry of a `file_change`'s `changes`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FileChange<'a> {
+    pub path: RawStr<'a>,
+    pub kind: RawStr<'a>,
+}
+
+/// The entries of a `changes` array (`[{"path":"a","kind":"add"},...]`); `None` if it is
+/// shaped otherwise.
+pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
+    let mut out = Vec::new();
+    let mut pos = 1;
+    if array.first() != Some(&b'[') {
+        return None;
+    }
+    if array.get(pos) == Some(&b']') {
+        return Some(out);
+    }
+    loop {
+        if array.get(pos) != Some(&b'{') {
+            return None;
+        }
+        pos += 1;
+        let mut change = FileChange::default();
+        while array.get(pos) != Some(&b'}') {
+            let (key, after_key) = string_at(array, pos)?;
+            if array.get(after_key) != Some(&b':') {
+                return None;
+            }
+            let value_at = after_key + 1;
+            let end = match array.get(value_at)? {
+                b'"' => {
+                    let (value, end) = string_at(array, value_at)?;
+                    match key.0 {
+                        b"path" => change.path = value,
+                        b"kind" => change.kind = value,
+                        _ => {}
+                    }
+                    end
+                }
+                b'{' | b'[' => skip_nested(array, value_at)?,
+                _ => value_at + memchr::memchr2(b',', b'}', &array[value_at..])?,
+            };
+            pos = match array.get(end)? {
+                b',' => end + 1,
+                b'}' => end,
+                _ => return None,
+            };
+        }
+        out.push(change);
+        pos += 1;
+        match array.get(pos)? {
+            b',' => pos += 1,
+            b']' => return Some(out),
+            _ => return None,
+        }
     }
 }
 
@@ -283,6 +352,21 @@ mod tests {
         assert_eq!(item.status.plain(), Some("failed"));
         let null_code = br#"{"type":"item.started","item":{"id":"i","type":"command_execution","exit_code":null}}"#;
         assert_eq!(hot_item(null_code, 23).unwrap().exit_code, None);
+    }
+
+    #[test]
+    fn reads_file_changes() {
+        let line = br#"{"type":"item.completed","item":{"id":"i","type":"file_change","changes":[{"path":"a \"b\".rs","kind":"add"},{"kind":"delete","path":"c","x":[1]}],"status":"completed"}}"#;
+        let item = hot_item(line, 25).unwrap();
+        let changes = file_changes(item.changes).unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].path.to_text(), r#"a "b".rs"#);
+        assert_eq!(changes[0].kind.plain(), Some("add"));
+        assert_eq!(changes[1].path.plain(), Some("c"));
+        assert_eq!(changes[1].kind.plain(), Some("delete"));
+        assert_eq!(file_changes(b"[]"), Some(vec![]));
+        assert_eq!(file_changes(br#"[{"path":"a"}"#), None);
+        assert_eq!(file_changes(br#"[1]"#), None);
     }
 
     #[test]
