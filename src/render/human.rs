@@ -1106,6 +1106,44 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_blocks_match_the_general_path() {
+        let many: String = (1..=30).map(|i| format!("line {i}\r\n")).collect();
+        for color in [false, true] {
+            for text in [
+                "",
+                "one",
+                "a\nb\n",
+                "a\r\n\r\nb\r",
+                "\n",
+                "x\n\n",
+                "é 😀\t\"q\"",
+                &many,
+            ] {
+                let json = serde_json::to_string(text).unwrap();
+                let raw = RawStr(&json.as_bytes()[1..json.len() - 1]);
+                for tail in [None, Some(20), Some(1)] {
+                    let render = |width| {
+                        let mut r = HumanRenderer::new(HumanOptions {
+                            color,
+                            ..HumanOptions::default()
+                        });
+                        r.width = width;
+                        r.pending.extend_from_slice(b"before\n");
+                        r.raw_block("  ", raw, Tone::Dimmed, tail);
+                        String::from_utf8(r.pending).unwrap()
+                    };
+                    // A width no line reaches: the general path, without wrapping.
+                    assert_eq!(
+                        render(None),
+                        render(Some(10_000)),
+                        "{text:?} {tail:?} {color}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn wraps_long_lines() {
         assert_eq!(wrap("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
