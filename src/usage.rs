@@ -98,7 +98,9 @@ pub fn prompt_looks_like_option(cli: &Cli) -> Option<String> {
         Command::Resume(a) => a.prompt.as_deref(),
         _ => None,
     }?;
-    if prompt.len() < 2 || prompt.chars().any(char::is_whitespace) {
+    // Only a word that starts with `-` can be a mistyped option; the check builds clap's
+    // whole command, so it is not done for ordinary prompts.
+    if prompt.len() < 2 || !prompt.starts_with('-') || prompt.chars().any(char::is_whitespace) {
         return None;
     }
     let unknown = unknown_option()?;

@@ -44,9 +44,10 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
   export BENCH_CODEX_STREAM="$big"
   pstat "baseline: fake codex | cat > /dev/null (200,000 events)" "'$fake' </dev/null | cat >/dev/null"
   pstat "fake codex | cat | cat > /dev/null (a pass-through filter)" "'$fake' </dev/null | cat | cat >/dev/null"
+  pstat "spawncodex run --jsonl > /dev/null (in cat's place)" "'$bin' --codex-bin '$fake' run --jsonl hi >/dev/null"
   pstat "spawncodex run --jsonl | cat > /dev/null" "'$bin' --codex-bin '$fake' run --jsonl hi | cat >/dev/null"
   pstat "spawncodex run (answer only) > /dev/null" "'$bin' --codex-bin '$fake' run hi >/dev/null"
-  pstat "spawncodex live 2>/dev/null | cat > /dev/null" "'$bin' --codex-bin '$fake' live hi 2>/dev/null | cat >/dev/null"
+  pstat "spawncodex live 2>/dev/null > /dev/null" "'$bin' --codex-bin '$fake' live hi 2>/dev/null >/dev/null"
   pstat "spawncodex sessions list --json (10,000 sessions)" "'$bin' --store '$store' sessions list --json >/dev/null"
   export BENCH_CODEX_STREAM="$here/trivial-5-events.jsonl"
   # As in the bench: a store that spawncodex itself wrote last (one warm-up resume first).
@@ -60,6 +61,12 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
       "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi >/dev/null || true
     grep -E 'fsync|rename' "$out/resume.strace" || true
   fi
+  say "the I/O floor of rewriting the 10,000-session store, and a 1-session one (no spawncodex)"
+  python3 "$here/store_floor.py" "$resume_store"
+  small_store="$out/floor-1.json"
+  printf '%s\n' '{"format":"spawncodex-sessions","version":1,"sessions":{}}' >"$small_store"
+  python3 "$here/store_floor.py" "$small_store"
+  rm -f "$small_store"
 else
   say "perf stat: not available here (no perf, or perf_event_paranoid forbids it): skipped"
 fi
