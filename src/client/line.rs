@@ -44,7 +44,8 @@ const TYPE_PREFIX: &[u8] = br#"{"type":""#;
 #[inline]
 pub fn classify(line: &[u8]) -> LineKind {
     if let Some(rest) = line.strip_prefix(TYPE_PREFIX) {
-        if line.last() != Some(&b'}') {
+        // Trailing blanks are valid JSON (and stay in the line as codex wrote it).
+        if line.trim_ascii_end().last() != Some(&b'}') {
             return LineKind::Malformed;
         }
         return kind_after_prefix(rest);
@@ -379,6 +380,10 @@ mod tests {
             LineKind::TurnCompleted
         );
         assert_eq!(classify(br#"{"type":"brand.new"}"#), LineKind::Other);
+        assert_eq!(
+            classify(br#"{"type":"turn.started"}  "#),
+            LineKind::TurnStarted
+        );
         assert_eq!(
             classify(br#"{ "x": 1, "type": "error", "message": "m" }"#),
             LineKind::Error

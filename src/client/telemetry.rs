@@ -103,7 +103,10 @@ pub enum LineInterest {
     /// Every line except ordinary item events (see [`is_ordinary_item`]): those are only in the
     /// bytes [`Observer::batch_end`] receives, between the lines handed over. This is what
     /// makes `--jsonl` pass-through cheap: most of codex's lines are never looked at twice.
-    /// Every line that is not a well-formed event is still handed over.
+    /// Every line that does not have an event's shape (blank, not `{"type":"…`, not ending in
+    /// `}`) is still handed over. Like every line classified from its first bytes, an ordinary
+    /// item line is not parsed, so damage inside it would not be seen; codex writes each line
+    /// whole with serde, and the one real failure, a last line cut short, is always parsed.
     ///
     /// [`is_ordinary_item`]: super::line::is_ordinary_item
     Notable,

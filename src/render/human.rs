@@ -42,40 +42,16 @@ pub struct HumanRenderer {
     pending: Vec<u8>,
     /// The escape codes of the styles the hot path writes by hand.
     codes: HotCodes,
-    /// Reused for unescaping one string at a time, and where its line breaks are.
+    /// Reused for unescaping one string at a time.
     scratch: Vec<u8>,
-    breaks: Vec<usize>,
+    /// Where the last lines of a block being written end (see [`Self::raw_block`]).
+    line_ends: std::collections::VecDeque<usize>,
 }
 
 /// A command's output: still escaped, or text already.
 enum Output<'a> {
     Raw(RawStr<'a>),
-    Text(Lines<'a>),
-}
-
-/// Text and the positions of its `\n`s.
-#[derive(Clone, Copy)]
-struct Lines<'a> {
-    text: &'a [u8],
-    breaks: &'a [usize],
-}
-
-impl<'a> Lines<'a> {
-    /// How many lines `str::lines` would give.
-    fn count(self) -> usize {
-        let ends_in_break = self.breaks.last() == Some(&(self.text.len().wrapping_sub(1)));
-        let after_last = usize::from(!self.text.is_empty() && !ends_in_break);
-        self.breaks.len() + after_last
-    }
-
-    /// Where line `n` starts, and the breaks from there on.
-    fn start_of_line(self, n: usize) -> (usize, &'a [usize]) {
-        match n.checked_sub(1).and_then(|i| self.breaks.get(i)) {
-            Some(&nl) => (nl + 1, &self.breaks[n..]),
-            None if n == 0 => (0, self.breaks),
-            None => (self.text.len(), &[]),
-        }
-    }
+    Text(&'a str),
 }
 
 /// The escape codes around a styled text (both empty without colour), so the hot path writes
@@ -137,6 +113,12 @@ impl RunningCommands {
         true
     }
 
+    /// How long it has been running, if we saw it start.
+    fn elapsed(&self, id: &[u8]) -> Option<Duration> {
+        let (_, started) = self.slots.iter().find(|(s, t)| t.is_some() && s == id)?;
+        started.map(|t| t.elapsed())
+    }
+
     /// How long it ran, if we saw it start.
     fn finish(&mut self, id: &[u8]) -> Option<Duration> {
         let (_, started) = self
@@ -188,7 +170,7 @@ impl HumanRenderer {
                 }
             },
             scratch: Vec::new(),
-            breaks: Vec::new(),
+            line_ends: std::collections::VecDeque::new(),
         }
     }
 
@@ -288,57 +270,28 @@ impl HumanRenderer {
         }
     }
 
-    /// [`Self::block`] for unescaped bytes, from line `first` on: the same lines, written
-    /// without `fmt` or another search for line breaks when no wrapping is needed (stderr is
-    /// not a terminal, or its width is unknown).
-    fn block_lines(&mut self, indent: &str, lines: Lines<'_>, first: usize, tone: Tone) {
-        let (from, breaks) = lines.start_of_line(first);
-        let text = &lines.text[from..];
-        if self.width.is_some() {
-            let style = match tone {
-                Tone::Plain => owo_colors::Style::new(),
-                Tone::Dimmed => self.s.dimmed,
-            };
-            self.block(indent, &String::from_utf8_lossy(text), style);
-            return;
-        }
-        let codes = match tone {
-            Tone::Plain => &self.codes.plain,
-            Tone::Dimmed => &self.codes.dimmed,
-        };
-        // `str::lines`: split at `\n`, drop a `\r` before it, no line after a final `\n`.
-        let mut start = from;
-        for &nl in breaks {
-            let line = &lines.text[start..nl];
-            self.pending.extend_from_slice(indent.as_bytes());
-            codes.wrap(&mut self.pending, line.strip_suffix(b"\r").unwrap_or(line));
-            self.pending.push(b'\n');
-            start = nl + 1;
-        }
-        if start < lines.text.len() {
-            self.pending.extend_from_slice(indent.as_bytes());
-            codes.wrap(&mut self.pending, &lines.text[start..]);
-            self.pending.push(b'\n');
-        }
-    }
-
     /// A JSON string shown as a block: unescaped straight into the pending output, each line
     /// framed with `indent` and the tone's codes as its newline is met, so the text is copied
     /// once and never searched again. With `tail`, only the last lines stay, after a note of
-    /// how many came before. Wrapping to a terminal's width takes the general path.
-    fn raw_block(&mut self, indent: &str, raw: RawStr<'_>, tone: Tone, tail: Option<usize>) {
+    /// how many came before; lines beyond the tail are dropped as the block grows, so a huge
+    /// output never sits in memory whole. Wrapping to a terminal's width takes the general path.
+    /// `false` if an escape is not valid JSON: the caller takes back what was written.
+    fn raw_block(
+        &mut self,
+        indent: &str,
+        raw: RawStr<'_>,
+        tone: Tone,
+        tail: Option<usize>,
+    ) -> bool {
         if self.width.is_some() {
-            self.with_unescaped(raw, |r, lines| {
-                let skipped = tail.map_or(0, |n| lines.count().saturating_sub(n));
-                r.skipped_note(skipped);
-                r.block_lines(indent, lines, skipped, tone);
+            return self.with_unescaped(raw, |r, text| {
+                r.text_block(indent, &String::from_utf8_lossy(text), tone, tail)
             });
-            return;
         }
         let HumanRenderer {
             pending,
             codes,
-            breaks,
+            line_ends,
             ..
         } = self;
         let codes = match tone {
@@ -346,40 +299,76 @@ impl HumanRenderer {
             Tone::Dimmed => &codes.dimmed,
         };
         let start = pending.len();
-        breaks.clear();
-        // Where each line's text begins, for `str::lines`' one rule that needs it: a `\r`
-        // right before the `\n` is not part of the line.
+        // With a tail of n: where the last n + 1 lines in `pending` end, how many lines were
+        // written, and how many of them are still in `pending`.
+        line_ends.clear();
+        let (mut lines, mut kept) = (0usize, 0usize);
+        let mut end_line = |pending: &mut Vec<u8>, text_start: &mut usize| {
+            pending.extend_from_slice(codes.suffix.as_bytes());
+            pending.push(b'\n');
+            lines += 1;
+            kept += 1;
+            let Some(n) = tail else { return };
+            line_ends.push_back(pending.len());
+            if line_ends.len() > n + 1 {
+                line_ends.pop_front();
+            }
+            if kept > n && pending.len() - start > TRIM_BLOCK_ABOVE {
+                let cut = line_ends[0];
+                pending.drain(start..cut);
+                for end in line_ends.iter_mut() {
+                    *end -= cut - start;
+                }
+                *text_start -= cut - start;
+                kept = n;
+            }
+        };
         let open_line = |pending: &mut Vec<u8>| {
             pending.extend_from_slice(indent.as_bytes());
             pending.extend_from_slice(codes.prefix.as_bytes());
             pending.len()
         };
+        // Where the open line's text begins, for `str::lines`' one rule that needs it: a `\r`
+        // right before the `\n` is not part of the line.
         let mut text_start = open_line(pending);
-        raw.unescape_into_with(pending, |pending| {
+        let valid = raw.unescape_into_with(pending, |pending| {
             if pending.len() > text_start && pending.last() == Some(&b'\r') {
                 pending.pop();
             }
-            pending.extend_from_slice(codes.suffix.as_bytes());
-            pending.push(b'\n');
-            breaks.push(pending.len());
+            end_line(pending, &mut text_start);
             text_start = open_line(pending);
         });
         // No line after a final newline (or in an empty text): drop the one just opened.
         if pending.len() == text_start {
-            pending.truncate(breaks.last().copied().unwrap_or(start));
+            let opened = indent.len() + codes.prefix.len();
+            pending.truncate(text_start - opened);
         } else {
-            pending.extend_from_slice(codes.suffix.as_bytes());
-            pending.push(b'\n');
-            breaks.push(pending.len());
+            end_line(pending, &mut text_start);
         }
-        let lines = breaks.len();
-        let skipped = tail.map_or(0, |n| lines.saturating_sub(n));
-        if skipped > 0 {
-            // Only the last lines stay; the note takes the place of the others.
-            let cut = breaks[skipped - 1];
-            let note = self.skipped_note_bytes(skipped);
-            self.pending.splice(start..cut, note);
-        }
+        let Some(n) = tail.filter(|&n| lines > n) else {
+            return valid;
+        };
+        // Only the last n lines stay; the note takes the place of the others.
+        let cut = if kept > n {
+            line_ends[line_ends.len() - 1 - n]
+        } else {
+            start
+        };
+        let note = self.skipped_note_bytes(lines - n);
+        self.pending.splice(start..cut, note);
+        valid
+    }
+
+    /// The general path: `text` (already unescaped) through [`Self::block`], which wraps to the
+    /// terminal's width; with `tail`, only its last lines, after the note.
+    fn text_block(&mut self, indent: &str, text: &str, tone: Tone, tail: Option<usize>) {
+        let (from, skipped) = tail.map_or((0, 0), |n| tail_start(text.as_bytes(), n));
+        self.skipped_note(skipped);
+        let style = match tone {
+            Tone::Plain => owo_colors::Style::new(),
+            Tone::Dimmed => self.s.dimmed,
+        };
+        self.block(indent, &text[from..], style);
     }
 
     /// `  … 12 earlier lines (-v shows all)`, before the tail of a command's output.
@@ -395,29 +384,20 @@ impl HumanRenderer {
         format!("  {}\n", note.style(self.s.dimmed)).into_bytes()
     }
 
-    /// Unescape `raw` into the scratch buffers and hand the lines to `f` with the renderer.
-    fn with_unescaped(&mut self, raw: RawStr<'_>, f: impl FnOnce(&mut Self, Lines<'_>)) {
+    /// Unescape `raw` into the scratch buffer and hand it to `f` with the renderer; `false`
+    /// (and `f` not called) if one of its escapes is not valid JSON.
+    fn with_unescaped(&mut self, raw: RawStr<'_>, f: impl FnOnce(&mut Self, &[u8])) -> bool {
         let mut text = std::mem::take(&mut self.scratch);
-        let mut breaks = std::mem::take(&mut self.breaks);
         text.clear();
-        breaks.clear();
-        raw.unescape_into_with(&mut text, |text| {
-            breaks.push(text.len());
-            text.push(b'\n');
-        });
-        f(
-            self,
-            Lines {
-                text: &text,
-                breaks: &breaks,
-            },
-        );
+        let valid = raw.unescape_into_with(&mut text, |text| text.push(b'\n'));
+        if valid {
+            f(self, &text);
+        }
         if text.capacity() > 1 << 20 {
             text = Vec::new();
-            breaks = Vec::new();
         }
         self.scratch = text;
-        self.breaks = breaks;
+        valid
     }
 
     fn agent_message(&mut self, text: &str) {
@@ -426,10 +406,10 @@ impl HumanRenderer {
         self.block("  ", text, owo_colors::Style::new());
     }
 
-    fn agent_message_raw(&mut self, text: RawStr<'_>) {
+    fn agent_message_raw(&mut self, text: RawStr<'_>) -> bool {
         self.codes.magenta.clone().wrap(&mut self.pending, b"codex");
         self.pending.push(b'\n');
-        self.raw_block("  ", text, Tone::Plain, None);
+        self.raw_block("  ", text, Tone::Plain, None)
     }
 
     fn command_started(&mut self, id: &[u8], command: &[u8]) {
@@ -460,43 +440,47 @@ impl HumanRenderer {
         status: &str,
     ) {
         let failed = status == "failed";
-        let breaks: Vec<usize> = memchr::memchr_iter(b'\n', output.as_bytes()).collect();
-        let output = Output::Text(Lines {
-            text: output.as_bytes(),
-            breaks: &breaks,
-        });
+        let output = Output::Text(output);
         self.command_completed_bytes(
             id.as_bytes(),
-            || Cow::Borrowed(command.as_bytes()),
+            || Some(Cow::Borrowed(command.as_bytes())),
             output,
             exit_code,
             failed,
         );
     }
 
-    /// `command` is only asked for if the start was not shown.
+    /// `command` is only asked for if the start was not shown (`None`: not valid JSON).
+    /// `false` if something to print was not valid JSON: nothing is changed but what was
+    /// written, which the caller takes back.
     fn command_completed_bytes<'c>(
         &mut self,
         id: &[u8],
-        command: impl FnOnce() -> Cow<'c, [u8]>,
+        command: impl FnOnce() -> Option<Cow<'c, [u8]>>,
         output: Output<'_>,
         exit_code: Option<i64>,
         failed: bool,
-    ) {
-        let took = self.running.finish(id);
+    ) -> bool {
+        let took = self.running.elapsed(id);
         if took.is_none() {
             // codex sometimes reports a command only when it completes.
-            self.dollar_line(&display_command_bytes(&command()));
+            let Some(command) = command() else {
+                return false;
+            };
+            self.dollar_line(&display_command_bytes(&command));
         }
         let tail = (self.opts.verbose == 0).then_some(OUTPUT_TAIL_LINES);
-        match output {
+        let shown = match output {
             Output::Raw(raw) => self.raw_block("  ", raw, Tone::Dimmed, tail),
-            Output::Text(lines) => {
-                let skipped = tail.map_or(0, |n| lines.count().saturating_sub(n));
-                self.skipped_note(skipped);
-                self.block_lines("  ", lines, skipped, Tone::Dimmed);
+            Output::Text(text) => {
+                self.text_block("  ", text, Tone::Dimmed, tail);
+                true
             }
+        };
+        if !shown {
+            return false;
         }
+        self.running.finish(id);
         // `  ✓ exit 0 in 12ms`, without fmt: this runs for every command.
         let ok = exit_code == Some(0) && !failed;
         let mut verdict = [0u8; 64];
@@ -534,6 +518,7 @@ impl HumanRenderer {
         codes.wrap(&mut self.pending, &verdict[..at]);
         self.pending.push(b'\n');
         self.activity("thinking");
+        true
     }
 
     /// The hot item types (commands, messages, reasoning: most of a stream) rendered straight
@@ -556,17 +541,23 @@ impl HumanRenderer {
             return false;
         }
         let id = item.id.0;
-        match (item.kind.0, started) {
+        // A printed string whose escapes turn out not to be valid JSON takes back what was
+        // written for this item, and the line goes to serde (which refuses it).
+        let mark = self.pending.len();
+        let shown = match (item.kind.0, started) {
             (b"command_execution", true) => {
-                self.with_unescaped(item.command, |r, command| {
-                    r.command_started(id, command.text)
-                });
+                self.with_unescaped(item.command, |r, command| r.command_started(id, command))
             }
             (b"command_execution", false) => {
                 let failed = item.status.0 == b"failed";
-                let command = || Cow::Owned(item.command.to_text().into_bytes());
+                let command = || {
+                    let mut text = Vec::with_capacity(item.command.0.len());
+                    item.command
+                        .unescape_into_with(&mut text, |t| t.push(b'\n'))
+                        .then_some(Cow::Owned(text))
+                };
                 let output = Output::Raw(item.aggregated_output);
-                self.command_completed_bytes(id, command, output, item.exit_code, failed);
+                self.command_completed_bytes(id, command, output, item.exit_code, failed)
             }
             (b"agent_message", false) => self.agent_message_raw(item.text),
             (b"reasoning", false) => self.raw_block("  ", item.text, Tone::Dimmed, None),
@@ -580,10 +571,14 @@ impl HumanRenderer {
                     .collect();
                 let failed = item.status.0 == b"failed";
                 self.file_changes(texts.iter().map(|(k, p)| (k.as_str(), p.as_str())), failed);
+                true
             }
             _ => return false,
+        };
+        if !shown {
+            self.pending.truncate(mark);
         }
-        true
+        shown
     }
 
     /// `add    src/new.rs`, one line per file, and a mark if the patch failed.
@@ -967,6 +962,27 @@ pub fn fmt_usage(u: &Usage) -> String {
     )
 }
 
+/// Where the last `n` lines of `text` begin (as `str::lines` splits it) and how many lines
+/// come before them.
+fn tail_start(text: &[u8], n: usize) -> (usize, usize) {
+    if text.is_empty() {
+        return (0, 0);
+    }
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let mut newline = body.len();
+    for _ in 0..n {
+        match memchr::memrchr(b'\n', &body[..newline]) {
+            Some(at) => newline = at,
+            None => return (0, 0),
+        }
+    }
+    let before = memchr::memchr_iter(b'\n', &body[..newline]).count() + 1;
+    ((newline + 1).min(text.len()), before)
+}
+
+/// A block with a tail drops the lines beyond it once it holds this much.
+const TRIM_BLOCK_ABOVE: usize = 256 * 1024;
+
 /// Greedy word wrap by characters; words longer than the width are split.
 fn wrap(line: &str, width: usize) -> Vec<String> {
     if line.chars().count() <= width {
@@ -1034,12 +1050,8 @@ mod tests {
         assert_eq!(display_command("ls"), "ls");
     }
 
-    fn lines_of(text: &str) -> (Vec<usize>, &str) {
-        (memchr::memchr_iter(b'\n', text.as_bytes()).collect(), text)
-    }
-
     #[test]
-    fn counts_and_skips_lines_like_str_lines() {
+    fn tails_split_like_str_lines() {
         for text in [
             "",
             "a",
@@ -1049,58 +1061,20 @@ mod tests {
             "\n",
             "\n\n",
             "a\n\nb\n",
+            "x\n\n",
         ] {
-            let (breaks, text) = lines_of(text);
-            let lines = Lines {
-                text: text.as_bytes(),
-                breaks: &breaks,
-            };
-            assert_eq!(lines.count(), text.lines().count(), "{text:?}");
-            for n in 0..=lines.count() {
-                let (from, _) = lines.start_of_line(n);
-                let expected: Vec<&str> = text.lines().skip(n).collect();
-                assert_eq!(
-                    text[from..].lines().collect::<Vec<_>>(),
-                    expected,
-                    "{text:?} {n}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn fast_blocks_match_the_formatted_ones() {
-        for color in [false, true] {
-            for text in [
-                "",
-                "one",
-                "a\nb\n",
-                "a\r\n\r\nb\r",
-                "tab\there\n\n",
-                "é 😀\nx",
-            ] {
-                let mut r = HumanRenderer::new(HumanOptions {
-                    color,
-                    ..HumanOptions::default()
-                });
-                r.width = None;
-                let (breaks, _) = lines_of(text);
-                r.block_lines(
-                    "  ",
-                    Lines {
-                        text: text.as_bytes(),
-                        breaks: &breaks,
-                    },
-                    0,
-                    Tone::Dimmed,
-                );
-                let fast = std::mem::take(&mut r.pending);
-                let dimmed = r.s.dimmed;
-                r.block("  ", text, dimmed);
-                assert_eq!(
-                    String::from_utf8(fast).unwrap(),
-                    String::from_utf8(r.pending).unwrap()
-                );
+            let all: Vec<&str> = text.lines().collect();
+            for n in 0..=all.len() + 1 {
+                let (from, skipped) = tail_start(text.as_bytes(), n);
+                if all.len() > n {
+                    assert_eq!(skipped, all.len() - n, "{text:?} {n}");
+                    assert_eq!(
+                        text[from..].lines().collect::<Vec<_>>(),
+                        all[all.len() - n..]
+                    );
+                } else {
+                    assert_eq!((from, skipped), (0, 0), "{text:?} {n}");
+                }
             }
         }
     }
@@ -1108,6 +1082,8 @@ mod tests {
     #[test]
     fn one_pass_blocks_match_the_general_path() {
         let many: String = (1..=30).map(|i| format!("line {i}\r\n")).collect();
+        // Long enough to be trimmed on the way (over TRIM_BLOCK_ABOVE).
+        let huge: String = (1..=60_000).map(|i| format!("line {i}\n")).collect();
         for color in [false, true] {
             for text in [
                 "",
@@ -1118,6 +1094,7 @@ mod tests {
                 "x\n\n",
                 "é 😀\t\"q\"",
                 &many,
+                &huge,
             ] {
                 let json = serde_json::to_string(text).unwrap();
                 let raw = RawStr(&json.as_bytes()[1..json.len() - 1]);
@@ -1139,6 +1116,50 @@ mod tests {
                         "{text:?} {tail:?} {color}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_output_never_sits_in_memory_whole() {
+        // 2 million short lines, shown as the last 20: the block is trimmed as it grows.
+        let raw = "x\\n".repeat(2_000_000);
+        let mut r = HumanRenderer::new(HumanOptions::default());
+        r.width = None;
+        r.raw_block("  ", RawStr(raw.as_bytes()), Tone::Dimmed, Some(20));
+        let shown = String::from_utf8(r.pending.clone()).unwrap();
+        assert!(
+            shown.starts_with("  … 1999980 earlier lines"),
+            "{}",
+            &shown[..60]
+        );
+        assert_eq!(shown.lines().count(), 21);
+        assert!(r.pending.capacity() < 1 << 20, "{}", r.pending.capacity());
+    }
+
+    #[test]
+    fn lines_serde_refuses_show_nothing() {
+        let lines: [&[u8]; 5] = [
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text":"x\ud800y"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"agent_message","text":"a\qb"}}"#,
+            b"{\"type\":\"item.completed\",\"item\":{\"id\":\"a\",\"type\":\"reasoning\",\"text\":\"\x1b[2J\"}}",
+            br#"{"type":"item.completed","item":{"id":"c","type":"command_execution","command":"ls","aggregated_output":"x\q","exit_code":0,"status":"completed"}}"#,
+            br#"{"type":"item.started","item":{"id":"c","type":"command_execution","command":"l\s","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+        ];
+        for width in [None, Some(80)] {
+            for raw in lines {
+                let mut r = HumanRenderer::new(HumanOptions {
+                    live: true,
+                    ..HumanOptions::default()
+                });
+                r.width = width;
+                r.codex_line(&CodexLine::new(raw)).unwrap();
+                assert!(
+                    r.pending.is_empty(),
+                    "{}: {:?}",
+                    String::from_utf8_lossy(raw),
+                    String::from_utf8_lossy(&r.pending)
+                );
             }
         }
     }

@@ -12,6 +12,48 @@
 pub struct RawStr<'a>(pub &'a [u8]);
 
 impl<'a> RawStr<'a> {
+    /// Is this what a JSON string may hold between its quotes: no raw control bytes, valid
+    /// UTF-8, and only valid escapes (a `\\u` high surrogate followed by a low one)? What
+    /// passes is safe to show: a raw escape sequence cannot reach the terminal.
+    pub fn is_valid(self) -> bool {
+        self.is_clean() && self.escapes_are_valid()
+    }
+
+    /// [`RawStr::is_valid`] but for the escapes, which [`RawStr::unescape_into_with`] checks
+    /// on the way: for strings that are printed.
+    pub fn is_clean(self) -> bool {
+        // Ids, types and statuses: a few plain ASCII bytes, checked in one short loop.
+        if self.0.len() <= 32 && self.0.iter().all(|&b| (0x20..0x80).contains(&b)) {
+            return true;
+        }
+        let (controls, non_ascii) = scan(self.0);
+        !controls && (!non_ascii || std::str::from_utf8(self.0).is_ok())
+    }
+
+    fn escapes_are_valid(self) -> bool {
+        let mut rest = self.0;
+        if memchr::memchr(b'\\', rest).is_none() {
+            return true;
+        }
+        while let Some(at) = memchr::memchr(b'\\', rest) {
+            let escape = &rest[at..];
+            let used = match escape.get(1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
+                Some(b'u') => match hex4(escape.get(2..6)) {
+                    Some(0xD800..=0xDBFF) => match (escape.get(6..8), hex4(escape.get(8..12))) {
+                        (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => 12,
+                        _ => return false,
+                    },
+                    Some(0xDC00..=0xDFFF) | None => return false,
+                    Some(_) => 6,
+                },
+                _ => return false,
+            };
+            rest = &escape[used..];
+        }
+        true
+    }
+
     /// The text as a `&str` when it needs no unescaping (ids, types, statuses, most commands).
     pub fn plain(self) -> Option<&'a str> {
         if memchr::memchr(b'\\', self.0).is_some() {
@@ -28,7 +70,14 @@ impl<'a> RawStr<'a> {
 
     /// [`RawStr::unescape_into`], with `newline` writing each `\n`: a renderer splits the text
     /// into lines on the way (indent, colour codes), without searching it again.
-    pub fn unescape_into_with(self, out: &mut Vec<u8>, mut newline: impl FnMut(&mut Vec<u8>)) {
+    /// Returns whether every escape was valid JSON (an invalid one is kept as written, a bad
+    /// surrogate becomes U+FFFD).
+    pub fn unescape_into_with(
+        self,
+        out: &mut Vec<u8>,
+        mut newline: impl FnMut(&mut Vec<u8>),
+    ) -> bool {
+        let mut valid = true;
         let mut rest = self.0;
         while let Some(at) = memchr::memchr(b'\\', rest) {
             out.extend_from_slice(&rest[..at]);
@@ -45,8 +94,13 @@ impl<'a> RawStr<'a> {
                 Some(b'/') => push(out, b'/'),
                 Some(b'b') => push(out, 0x08),
                 Some(b'f') => push(out, 0x0c),
-                Some(b'u') => unicode_escape(escape, out),
+                Some(b'u') => {
+                    let (used, ok) = unicode_escape(escape, out);
+                    valid &= ok;
+                    used
+                }
                 _ => {
+                    valid = false;
                     out.push(b'\\');
                     1
                 }
@@ -54,6 +108,7 @@ impl<'a> RawStr<'a> {
             rest = &escape[used.min(escape.len())..];
         }
         out.extend_from_slice(rest);
+        valid
     }
 
     /// The unescaped text as an owned string (for the rare fields that need one).
@@ -69,36 +124,64 @@ impl<'a> RawStr<'a> {
     }
 }
 
+/// Does `bytes` hold a control byte (< 0x20), a non-ASCII byte? One pass that the compiler
+/// can vectorise: eight bytes per word, flags or'ed together, no early exit.
+fn scan(bytes: &[u8]) -> (bool, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is below n (n <= 128) exactly when the high bit of
+    // (x - n*ONES) & !x is set in that byte, for the first such byte; any at all is what we ask.
+    let below = |x: u64, n: u64| x.wrapping_sub(n * ONES) & !x & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    let (mut controls, mut high) = (0u64, 0u64);
+    for word in &mut words {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(word);
+        let x = u64::from_le_bytes(le);
+        controls |= below(x, 0x20);
+        high |= x & HIGH;
+    }
+    let rest = words.remainder();
+    (
+        controls != 0 || rest.iter().any(|&b| b < 0x20),
+        high != 0 || rest.iter().any(|&b| b >= 0x80),
+    )
+}
+
 fn push(out: &mut Vec<u8>, byte: u8) -> usize {
     out.push(byte);
     2
 }
 
 /// `\uXXXX`, or a surrogate pair `\uD83D\uDE00`; returns the bytes used.
-fn unicode_escape(escape: &[u8], out: &mut Vec<u8>) -> usize {
+/// `\uXXXX`, or a surrogate pair `\uD83D\uDE00`: the bytes used, and whether it was valid.
+fn unicode_escape(escape: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
     let Some(first) = hex4(escape.get(2..6)) else {
         out.push(b'\\');
-        return 1;
+        return (1, false);
     };
-    let (code, used) = if (0xD800..0xDC00).contains(&first) {
-        match (escape.get(6..8), hex4(escape.get(8..12))) {
-            (Some(b"\\u"), Some(second)) if (0xDC00..0xE000).contains(&second) => {
+    let (code, used) = match first {
+        0xD800..=0xDBFF => match (escape.get(6..8), hex4(escape.get(8..12))) {
+            (Some(b"\\u"), Some(second @ 0xDC00..=0xDFFF)) => {
                 (0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00), 12)
             }
             _ => (0xFFFD, 6),
-        }
-    } else {
-        (first, 6)
+        },
+        _ => (first, 6),
     };
-    let ch = char::from_u32(code).unwrap_or('\u{FFFD}');
+    let ch = char::from_u32(code).filter(|_| code != 0xFFFD || first == 0xFFFD);
     let mut utf8 = [0; 4];
-    out.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
-    used
+    out.extend_from_slice(ch.unwrap_or('\u{FFFD}').encode_utf8(&mut utf8).as_bytes());
+    (used, ch.is_some())
 }
 
+/// Exactly four hex digits (`from_str_radix` alone would take a sign).
 fn hex4(digits: Option<&[u8]>) -> Option<u32> {
-    let digits = std::str::from_utf8(digits?).ok()?;
-    u32::from_str_radix(digits, 16).ok()
+    let digits = digits?;
+    if digits.len() != 4 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 /// The fields of an item that the live renderer draws from raw bytes.
@@ -128,6 +211,7 @@ const KEYS: [(&[u8], Field); 8] = [
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum Field {
     Id,
     Kind,
@@ -140,16 +224,28 @@ enum Field {
     Other,
 }
 
+impl Field {
+    fn bit(self) -> u16 {
+        1 << (self as u8)
+    }
+}
+
 /// The `item` object of an `item.*` line whose `"item":{` starts at `at`. `None` when the
-/// object is not shaped as expected (then use a real parser).
+/// line is not exactly what serde would accept in codex's layout (then the caller parses it
+/// for real, so nothing is shown that serde would refuse): every kept string is checked as a
+/// JSON string (no raw control bytes, valid UTF-8, valid escapes), scalars are checked, a known
+/// key may appear once, and nothing may follow the item but the event's closing brace.
 pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
     let mut pos = at + line.get(at..)?.strip_prefix(br#""item":{"#).map(|_| 8)?;
     let mut item = HotItem::default();
     let mut next_key = 0;
+    let mut seen = 0u16;
     loop {
         let rest = line.get(pos..)?;
         if rest.first() == Some(&b'}') {
-            return Some(item);
+            // The item type is required; nothing may follow the item but the event's end.
+            let kind_seen = seen & Field::Kind.bit() != 0;
+            return (kind_seen && line.get(pos + 1..)? == b"}").then_some(item);
         }
         // codex writes the keys in this order: try the one after the last match first.
         let known = (0..KEYS.len())
@@ -158,14 +254,18 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
         let (field, value_at) = match known {
             Some(i) => {
                 next_key = i + 1;
+                if seen & KEYS[i].1.bit() != 0 {
+                    return None; // serde refuses a duplicate field
+                }
+                seen |= KEYS[i].1.bit();
                 (KEYS[i].1, pos + KEYS[i].0.len())
             }
             None => {
                 if rest.first() != Some(&b'"') {
                     return None;
                 }
-                let (_, after_key) = string_at(line, pos)?;
-                if line.get(after_key) != Some(&b':') {
+                let (key, after_key) = string_at(line, pos)?;
+                if !key.is_valid() || line.get(after_key) != Some(&b':') {
                     return None;
                 }
                 (Field::Other, after_key + 1)
@@ -174,6 +274,15 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
         let value_end = match line.get(value_at)? {
             b'"' => {
                 let (value, end) = string_at(line, value_at)?;
+                // Printed strings have their escapes checked as they are unescaped.
+                let printed = matches!(field, Field::Text | Field::Command | Field::Output);
+                if !(if printed {
+                    value.is_clean()
+                } else {
+                    value.is_valid()
+                }) {
+                    return None;
+                }
                 match field {
                     Field::Id => item.id = value,
                     Field::Kind => item.kind = value,
@@ -181,24 +290,31 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
                     Field::Command => item.command = value,
                     Field::Output => item.aggregated_output = value,
                     Field::Status => item.status = value,
-                    Field::ExitCode | Field::Changes | Field::Other => {}
+                    Field::ExitCode | Field::Changes => return None,
+                    Field::Other => {}
                 }
                 end
             }
-            b'{' | b'[' => {
+            b'[' if field == Field::Changes => {
                 let end = skip_nested(line, value_at)?;
-                if field == Field::Changes {
-                    item.changes = &line[value_at..end];
-                }
+                item.changes = &line[value_at..end];
                 end
             }
+            // Nested values elsewhere are not in codex's hot items: let serde judge them.
+            b'{' | b'[' => return None,
             _ => {
-                let len = memchr::memchr2(b',', b'}', &line[value_at..])?;
-                let scalar = &line[value_at..value_at + len];
-                if field == Field::ExitCode && scalar != b"null" {
-                    item.exit_code = Some(std::str::from_utf8(scalar).ok()?.parse().ok()?);
+                let end = scalar_end(line, value_at)?;
+                let scalar = &line[value_at..end];
+                match field {
+                    // Optional strings: null is the default.
+                    Field::Text | Field::Command | Field::Output | Field::Status
+                        if scalar == b"null" => {}
+                    Field::ExitCode if scalar == b"null" => {}
+                    Field::ExitCode => item.exit_code = Some(json_i64(scalar)?),
+                    Field::Other => {}
+                    _ => return None,
                 }
-                value_at + len
+                end
             }
         };
         pos = match line.get(value_end)? {
@@ -209,6 +325,70 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
     }
 }
 
+/// The end of the JSON literal or number at `at`, if it is one.
+fn scalar_end(line: &[u8], at: usize) -> Option<usize> {
+    let rest = line.get(at..)?;
+    for literal in [&b"null"[..], b"true", b"false"] {
+        if rest.starts_with(literal) {
+            return Some(at + literal.len());
+        }
+    }
+    // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    let mut i = usize::from(rest.first() == Some(&b'-'));
+    let digits = |from: usize| {
+        rest[from.min(rest.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let int = digits(i);
+    if int == 0 || (int > 1 && rest[i] == b'0') {
+        return None;
+    }
+    i += int;
+    if rest.get(i) == Some(&b'.') {
+        let frac = digits(i + 1);
+        if frac == 0 {
+            return None;
+        }
+        i += 1 + frac;
+    }
+    if matches!(rest.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(rest.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = digits(i);
+        if exp == 0 {
+            return None;
+        }
+        i += exp;
+    }
+    Some(at + i)
+}
+
+/// A JSON number that serde reads as an `i64`: an integer, no fraction or exponent.
+fn json_i64(number: &[u8]) -> Option<i64> {
+    let (negative, digits) = match number.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, number),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &d in digits {
+        let d = i64::from(d - b'0');
+        value = value.checked_mul(10)?;
+        value = if negative {
+            value.checked_sub(d)?
+        } else {
+            value.checked_add(d)?
+        };
+    }
+    Some(value)
+}
+
 /// One entry of a `file_change`'s `changes`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct FileChange<'a> {
@@ -216,8 +396,8 @@ pub struct FileChange<'a> {
     pub kind: RawStr<'a>,
 }
 
-/// The entries of a `changes` array (`[{"path":"a","kind":"add"},...]`); `None` if it is
-/// shaped otherwise.
+/// The entries of a `changes` array (`[{"path":"a","kind":"add"},...]`); `None` unless serde
+/// would accept it the same way (`path` is required, `kind` is a string if present).
 pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
     let mut out = Vec::new();
     let mut pos = 1;
@@ -225,32 +405,42 @@ pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
         return None;
     }
     if array.get(pos) == Some(&b']') {
-        return Some(out);
+        return (array.len() == 2).then_some(out);
     }
     loop {
         if array.get(pos) != Some(&b'{') {
             return None;
         }
         pos += 1;
-        let mut change = FileChange::default();
+        let (mut path, mut kind) = (None, None);
         while array.get(pos) != Some(&b'}') {
+            if array.get(pos) != Some(&b'"') {
+                return None;
+            }
             let (key, after_key) = string_at(array, pos)?;
-            if array.get(after_key) != Some(&b':') {
+            if !key.is_valid() || array.get(after_key) != Some(&b':') {
                 return None;
             }
             let value_at = after_key + 1;
             let end = match array.get(value_at)? {
                 b'"' => {
                     let (value, end) = string_at(array, value_at)?;
-                    match key.0 {
-                        b"path" => change.path = value,
-                        b"kind" => change.kind = value,
-                        _ => {}
+                    if !value.is_valid() {
+                        return None;
+                    }
+                    let slot = match key.0 {
+                        b"path" => &mut path,
+                        b"kind" => &mut kind,
+                        _ => &mut None,
+                    };
+                    if slot.replace(value).is_some() {
+                        return None; // a duplicate field
                     }
                     end
                 }
-                b'{' | b'[' => skip_nested(array, value_at)?,
-                _ => value_at + memchr::memchr2(b',', b'}', &array[value_at..])?,
+                b'{' | b'[' => return None,
+                _ if matches!(key.0, b"path" | b"kind") => return None,
+                _ => scalar_end(array, value_at)?,
             };
             pos = match array.get(end)? {
                 b',' => end + 1,
@@ -258,11 +448,14 @@ pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
                 _ => return None,
             };
         }
-        out.push(change);
+        out.push(FileChange {
+            path: path?,
+            kind: kind.unwrap_or_default(),
+        });
         pos += 1;
         match array.get(pos)? {
             b',' => pos += 1,
-            b']' => return Some(out),
+            b']' => return (pos + 1 == array.len()).then_some(out),
             _ => return None,
         }
     }
@@ -342,7 +535,7 @@ mod tests {
 
     #[test]
     fn finds_the_fields_of_an_item() {
-        let line = br#"{"type":"item.completed","item":{"id":"item_7","type":"command_execution","command":"/bin/bash -lc 'ls \"a b\"'","aggregated_output":"x\ny\n","exit_code":-2,"status":"failed","extra":{"n":[1,{"s":"}"}]}}}"#;
+        let line = br#"{"type":"item.completed","item":{"id":"item_7","type":"command_execution","command":"/bin/bash -lc 'ls \"a b\"'","aggregated_output":"x\ny\n","exit_code":-2,"status":"failed","extra":"}","n":-1.5e3,"t":true}}"#;
         let item = hot_item(line, 25).unwrap();
         assert_eq!(item.id.plain(), Some("item_7"));
         assert_eq!(item.kind.plain(), Some("command_execution"));
@@ -355,8 +548,39 @@ mod tests {
     }
 
     #[test]
+    fn refuses_raw_control_bytes_and_invalid_utf8() {
+        let mut line =
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text":"x"#.to_vec();
+        let end = br#""}}"#;
+        for bad in [&b"\x1b[2J"[..], b"\xff", b"\n", b"\t"] {
+            let mut l = line.clone();
+            l.extend_from_slice(bad);
+            l.extend_from_slice(end);
+            assert_eq!(hot_item(&l, 25), None, "{bad:?}");
+        }
+        line.extend_from_slice(end);
+        assert!(hot_item(&line, 25).is_some());
+    }
+
+    #[test]
+    fn unescaping_tells_bad_escapes() {
+        for bad in [r"x\ud800y", r"\udc00", r"\u+041", r"a\qb", r"end\"] {
+            assert!(
+                !RawStr(bad.as_bytes()).unescape_into_with(&mut Vec::new(), |_| {}),
+                "{bad}"
+            );
+        }
+        for good in [r"\ud83d\ude00", r"\ufffd", r"\n\t\/"] {
+            assert!(
+                RawStr(good.as_bytes()).unescape_into_with(&mut Vec::new(), |_| {}),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
     fn reads_file_changes() {
-        let line = br#"{"type":"item.completed","item":{"id":"i","type":"file_change","changes":[{"path":"a \"b\".rs","kind":"add"},{"kind":"delete","path":"c","x":[1]}],"status":"completed"}}"#;
+        let line = br#"{"type":"item.completed","item":{"id":"i","type":"file_change","changes":[{"path":"a \"b\".rs","kind":"add"},{"kind":"delete","path":"c","x":1}],"status":"completed"}}"#;
         let item = hot_item(line, 25).unwrap();
         let changes = file_changes(item.changes).unwrap();
         assert_eq!(changes.len(), 2);
@@ -367,6 +591,11 @@ mod tests {
         assert_eq!(file_changes(b"[]"), Some(vec![]));
         assert_eq!(file_changes(br#"[{"path":"a"}"#), None);
         assert_eq!(file_changes(br#"[1]"#), None);
+        // serde needs a path, and a kind that is a string.
+        assert_eq!(file_changes(br#"[{"kind":"add"}]"#), None);
+        assert_eq!(file_changes(br#"[{"path":"a","kind":null}]"#), None);
+        assert_eq!(file_changes(br#"[{"path":"a","path":"b"}]"#), None);
+        assert_eq!(file_changes(br#"[{"path":"a"}] "#), None);
     }
 
     #[test]
@@ -378,6 +607,20 @@ mod tests {
             br#"{"type":"item.completed","item":{"id":"i\"}}"#,
             br#"{"type":"item.completed","item":{"x":{"y":[}"#,
             br#"{"type":"item.completed","item":[]}"#,
+            // What serde refuses, or what codex never writes here, goes to serde.
+            br#"{"type":"item.completed","item":{"id": "a","type":"reasoning"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text": "x"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning"},"x":nope}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning"}} "#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"command_execution","exit_code":+0}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"command_execution","exit_code":1.0}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"command_execution","exit_code":01}}"#,
+            br#"{"type":"item.completed","item":{"id":null,"type":"reasoning"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a\q","type":"reasoning"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","text":"x"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text":"x","text":"y"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","x":{"n":1}}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text":1}}"#,
         ] {
             assert_eq!(
                 hot_item(line, 25),
