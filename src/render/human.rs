@@ -119,13 +119,11 @@ impl RunningCommands {
         started.map(|t| t.elapsed())
     }
 
-    /// How long it ran, if we saw it start.
-    fn finish(&mut self, id: &[u8]) -> Option<Duration> {
-        let (_, started) = self
-            .slots
-            .iter_mut()
-            .find(|(s, t)| t.is_some() && s == id)?;
-        started.take().map(|t| t.elapsed())
+    /// It completed: its slot is free again.
+    fn finish(&mut self, id: &[u8]) {
+        if let Some((_, started)) = self.slots.iter_mut().find(|(s, t)| t.is_some() && s == id) {
+            *started = None;
+        }
     }
 }
 

@@ -16,6 +16,15 @@ impl<'a> RawStr<'a> {
     /// UTF-8, and only valid escapes (a `\\u` high surrogate followed by a low one)? What
     /// passes is safe to show: a raw escape sequence cannot reach the terminal.
     pub fn is_valid(self) -> bool {
+        // Ids, types, statuses and keys: a few plain ASCII bytes, checked in one short loop.
+        if self.0.len() <= 32
+            && self
+                .0
+                .iter()
+                .all(|&b| (0x20..0x80).contains(&b) && b != b'\\')
+        {
+            return true;
+        }
         self.is_clean() && self.escapes_are_valid()
     }
 
@@ -198,17 +207,25 @@ pub struct HotItem<'a> {
     pub changes: &'a [u8],
 }
 
-/// The keys the renderer reads, with their quotes and colon: matched in place, not scanned.
-const KEYS: [(&[u8], Field); 8] = [
-    (br#""id":"#, Field::Id),
-    (br#""type":"#, Field::Kind),
-    (br#""command":"#, Field::Command),
-    (br#""aggregated_output":"#, Field::Output),
-    (br#""exit_code":"#, Field::ExitCode),
-    (br#""status":"#, Field::Status),
-    (br#""text":"#, Field::Text),
-    (br#""changes":"#, Field::Changes),
-];
+/// The key the renderer reads at the start of `rest` (with its quotes and colon), and its
+/// length. Matched in place by its first letters, each against a constant the compiler
+/// compares inline: this runs for every field of every item.
+fn known_key(rest: &[u8]) -> Option<(Field, usize)> {
+    fn key(rest: &[u8], key: &'static [u8], field: Field) -> Option<(Field, usize)> {
+        rest.starts_with(key).then_some((field, key.len()))
+    }
+    match rest.get(1..3)? {
+        b"id" => key(rest, br#""id":"#, Field::Id),
+        b"ty" => key(rest, br#""type":"#, Field::Kind),
+        b"te" => key(rest, br#""text":"#, Field::Text),
+        b"co" => key(rest, br#""command":"#, Field::Command),
+        b"ch" => key(rest, br#""changes":"#, Field::Changes),
+        b"ag" => key(rest, br#""aggregated_output":"#, Field::Output),
+        b"ex" => key(rest, br#""exit_code":"#, Field::ExitCode),
+        b"st" => key(rest, br#""status":"#, Field::Status),
+        _ => None,
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -238,7 +255,6 @@ impl Field {
 pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
     let mut pos = at + line.get(at..)?.strip_prefix(br#""item":{"#).map(|_| 8)?;
     let mut item = HotItem::default();
-    let mut next_key = 0;
     let mut seen = 0u16;
     loop {
         let rest = line.get(pos..)?;
@@ -247,18 +263,13 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
             let kind_seen = seen & Field::Kind.bit() != 0;
             return (kind_seen && line.get(pos + 1..)? == b"}").then_some(item);
         }
-        // codex writes the keys in this order: try the one after the last match first.
-        let known = (0..KEYS.len())
-            .map(|i| (next_key + i) % KEYS.len())
-            .find(|&i| rest.starts_with(KEYS[i].0));
-        let (field, value_at) = match known {
-            Some(i) => {
-                next_key = i + 1;
-                if seen & KEYS[i].1.bit() != 0 {
+        let (field, value_at) = match known_key(rest) {
+            Some((field, key_len)) => {
+                if seen & field.bit() != 0 {
                     return None; // serde refuses a duplicate field
                 }
-                seen |= KEYS[i].1.bit();
-                (KEYS[i].1, pos + KEYS[i].0.len())
+                seen |= field.bit();
+                (field, pos + key_len)
             }
             None => {
                 if rest.first() != Some(&b'"') {
