@@ -284,41 +284,6 @@ impl<'a> CodexLine<'a> {
         }
     }
 
-    /// Is this an `item.*` event in codex's usual layout that only a pass-through needs: an item
-    /// starting or updating, or completing unless it is an `agent_message` (which carries the
-    /// answer)? Such a line is an event for sure ([`classify`] agrees), decides nothing, and is
-    /// skipped for observers with [`LineInterest::Notable`]. Runs for every line, so it only
-    /// compares fixed prefixes; anything unusual answers `false` and takes the full path.
-    ///
-    /// [`LineInterest::Notable`]: super::LineInterest::Notable
-    #[inline]
-    pub fn is_ordinary_item(line: &[u8]) -> bool {
-        // Fixed positions compared eight bytes at a time: `{"type":` `"item.st` `started"`, ...
-        let word = |at: usize| -> u64 {
-            line.get(at..at + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_le_bytes)
-        };
-        const fn w(s: &[u8; 8]) -> u64 {
-            u64::from_le_bytes(*s)
-        }
-        if word(0) != w(br#"{"type":"#) || line.last() != Some(&b'}') {
-            return false;
-        }
-        match word(8) {
-            x if x == w(br#""item.st"#) => word(14) == w(br#"started""#),
-            x if x == w(br#""item.up"#) => word(14) == w(br#"updated""#),
-            x if x == w(br#""item.co"#) && word(16) == w(br#"mpleted""#) => {
-                // A completed agent_message carries the answer: not ordinary.
-                match line.get(24..).and_then(item_type_start) {
-                    Some(item_type) => !item_type.starts_with(b"agent_message\""),
-                    None => false,
-                }
-            }
-            _ => false,
-        }
-    }
-
     /// Does this `item.*` line carry an item of the given type?
     pub fn item_type_is(&self, wanted: &str) -> bool {
         // The common case compares in place, without looking for the type's end first.
