@@ -272,3 +272,39 @@ fn closed_stdout_ends_quietly_and_stops_codex() {
         "grandchild left running"
     );
 }
+
+/// The live renderer reads hot items from raw bytes; what serde would refuse (a raw control
+/// byte in a string) must not reach the terminal, and a layout it does not expect (a space
+/// after a colon) must still be shown in full, through serde. stderr is not a terminal here,
+/// so the fast path runs.
+#[test]
+fn live_shows_nothing_serde_refuses_and_everything_it_accepts() {
+    let env = Env::new();
+    let script = env.script(
+        "odd.script",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-odd"}"#,
+            "{\"type\":\"item.completed\",\"item\":{\"id\":\"r\",\"type\":\"reasoning\",\"text\":\"clear \x1b[2J screen\"}}",
+            r#"{"type":"item.started","item":{"id": "a","type":"command_execution","command":"ls","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+            r#"{"type":"item.started","item":{"id": "b","type":"command_execution","command":"pwd","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
+            r#"{"type":"item.completed","item":{"id":"m","type":"agent_message","text": "the answer"}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
+        ],
+    );
+    let out = env
+        .cmd(&[&script])
+        .env_remove("COLUMNS")
+        .args(["live", "--color", "never", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(!stderr.contains("screen"), "{stderr}");
+    assert!(
+        stderr.contains("$ ls\n") && stderr.contains("$ pwd\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("codex\n  the answer\n"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "the answer\n");
+}
