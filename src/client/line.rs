@@ -133,18 +133,6 @@ pub fn is_ordinary_item(line: &[u8]) -> bool {
     }
 }
 
-/// Does this `item.*` line carry an item of the given type (e.g. `agent_message`)?
-///
-/// codex writes `"item":{"id":"item_N","type":"..."`, so the item's type sits in the first
-/// bytes after `"item":`; we read it there without allocating, and fall back to a parse when the
-/// line is shaped differently.
-pub fn item_type_is(line: &[u8], wanted: &str) -> bool {
-    match item_type(line) {
-        Some(found) => found == wanted.as_bytes(),
-        None => parsed_item_type_is(line, wanted),
-    }
-}
-
 fn parsed_item_type_is(line: &[u8], wanted: &str) -> bool {
     match ThreadEvent::parse(line) {
         Some(
@@ -157,25 +145,6 @@ fn parsed_item_type_is(line: &[u8], wanted: &str) -> bool {
             .unwrap_or(false),
         _ => false,
     }
-}
-
-/// The item type of an `item.*` line, read without a parser when the line has codex's usual
-/// layout. `None`: no item, or laid out differently (then parse the line).
-pub fn item_type(line: &[u8]) -> Option<&[u8]> {
-    exact_layout_item_type(line).or_else(|| item_type_fast(line))
-}
-
-/// `{"type":"item.completed","item":{"id":"item_1","type":"agent_message",...`: every offset is
-/// known, so no search is needed at all.
-fn exact_layout_item_type(line: &[u8]) -> Option<&[u8]> {
-    let rest = line.strip_prefix(TYPE_PREFIX)?;
-    item_type_after_event_type(&rest[short_find_quote(rest)? + 1..])
-}
-
-/// `rest` follows the event type's closing quote.
-fn item_type_after_event_type(rest: &[u8]) -> Option<&[u8]> {
-    let rest = item_type_start(rest)?;
-    Some(&rest[..short_find_quote(rest)?])
 }
 
 /// `rest` follows the event type's closing quote; returns what follows the item type's opening
@@ -284,7 +253,9 @@ impl<'a> CodexLine<'a> {
         }
     }
 
-    /// Does this `item.*` line carry an item of the given type?
+    /// Does this `item.*` line carry an item of the given type (e.g. `agent_message`)? codex
+    /// writes `"item":{"id":"item_N","type":"..."`, so the type is read in place; a line shaped
+    /// differently is parsed.
     pub fn item_type_is(&self, wanted: &str) -> bool {
         // The common case compares in place, without looking for the type's end first.
         if let Some(rest) = self.exact_item_type_start() {
@@ -387,6 +358,7 @@ mod tests {
     #[test]
     fn finds_item_type() {
         let msg = br#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"hi"}}"#;
+        let item_type_is = |line: &[u8], wanted| CodexLine::new(line).item_type_is(wanted);
         assert!(item_type_is(msg, "agent_message"));
         assert!(!item_type_is(msg, "reasoning"));
         let reordered = br#"{"type":"item.completed","item":{"text":"a \"type\":\"agent_message\"","id":"i","type":"reasoning"}}"#;

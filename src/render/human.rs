@@ -399,15 +399,19 @@ impl HumanRenderer {
     }
 
     fn agent_message(&mut self, text: &str) {
-        let s = self.s;
-        self.line(&format!("{}", "codex".style(s.magenta)));
+        self.message_header();
         self.block("  ", text, owo_colors::Style::new());
     }
 
     fn agent_message_raw(&mut self, text: RawStr<'_>) -> bool {
-        self.codes.magenta.clone().wrap(&mut self.pending, b"codex");
-        self.pending.push(b'\n');
+        self.message_header();
         self.raw_block("  ", text, Tone::Plain, None)
+    }
+
+    /// `codex`, above each message.
+    fn message_header(&mut self) {
+        self.codes.magenta.wrap(&mut self.pending, b"codex");
+        self.pending.push(b'\n');
     }
 
     fn command_started(&mut self, id: &[u8], command: &[u8]) {

@@ -86,6 +86,14 @@ impl<W: Write> JsonlRenderer<W> {
         self.cursor = end;
     }
 
+    /// A codex line that cannot be written from the batch: copied, with a newline.
+    fn copy_line(&mut self, raw: &[u8]) {
+        let start = self.own.len();
+        self.own.extend_from_slice(raw);
+        self.own.push(b'\n');
+        self.extend_own(start);
+    }
+
     /// `own[start..]` was just appended.
     fn extend_own(&mut self, start: usize) {
         let end = self.own.len();
@@ -146,10 +154,7 @@ impl<W: Write> Observer for JsonlRenderer<W> {
         let Some(span) = line.batch_span() else {
             // Not in the batch (a last line cut short): copied, if it is an event at all.
             if line.kind().is_event() {
-                let start = self.own.len();
-                self.own.extend_from_slice(line.raw());
-                self.own.push(b'\n');
-                self.extend_own(start);
+                self.copy_line(line.raw());
             }
             return Ok(());
         };
@@ -160,10 +165,7 @@ impl<W: Write> Observer for JsonlRenderer<W> {
                 self.pass_through(span.end);
             } else {
                 // `\r\n`: written with a plain newline, as codex's other lines are.
-                let start = self.own.len();
-                self.own.extend_from_slice(line.raw());
-                self.own.push(b'\n');
-                self.extend_own(start);
+                self.copy_line(line.raw());
             }
         }
         self.cursor = span.end;
