@@ -52,6 +52,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$runs" in ''|*[!0-9]*|0) echo "bench.sh: --runs needs a positive number" >&2; exit 2 ;; esac
+for c in ${cases//,/ }; do
+  case "$c" in
+    trivial|big|rss|latency|list|resume) ;;
+    *) echo "bench.sh: unknown case '$c' (pick from trivial,big,rss,latency,list,resume)" >&2; exit 2 ;;
+  esac
+done
 if [ -z "$scratch" ]; then
   if [ -d /work/cache ]; then scratch=/work/cache/bench-scratch; else scratch="${TMPDIR:-/tmp}/spawncodex-bench"; fi
 fi
@@ -136,7 +142,7 @@ fi
 status=0
 python3 scripts/bench/harness.py --bin "$bin" --scratch "$scratch" --cases "$cases" "${counts[@]}" \
   "${peer_args[@]}" --describe "$describe" --out "$out" --json "$out.json" || status=$?
-say "table written to $out (raw numbers: $out.json)"
+[ "$status" -le 1 ] && say "table written to $out (raw numbers: $out.json)"
 
 if [ "$profile" = 1 ]; then
   bash scripts/bench/profile.sh "$bin" "$scratch" || status=$?
