@@ -469,7 +469,11 @@ class Bench:
         gen = os.path.join(HERE, "gen_store.py")
         out = {}
         for n in (1, n_big):
-            p = os.path.join(self.work, f"sc-store-{n}.json")
+            # Each spawncodex store in a folder of its own: sessions.json and its shard folder.
+            folder = os.path.join(self.work, f"sc-store-{n}")
+            shutil.rmtree(folder, ignore_errors=True)
+            os.makedirs(folder)
+            p = os.path.join(folder, "sessions.json")
             if n == 1:
                 # One session, named like the one resumed from the big store.
                 subprocess.run([sys.executable, gen, "spawncodex", tmpl, str(5001), p + ".tmp", self.work], check=True)
@@ -481,6 +485,11 @@ class Bench:
                 os.unlink(p + ".tmp")
             else:
                 subprocess.run([sys.executable, gen, "spawncodex", tmpl, str(n), p, self.work], check=True)
+            # gen_store.py writes the one-file layout (format 1); a first turn, untimed, has
+            # spawncodex split it into its shards as it does in real use.
+            subprocess.run([self.bin, "--codex-bin", FAKE, "--store", p, "resume", "--session", "s5000", "hi"],
+                           env=self.env_for(TRIVIAL), check=True, cwd=self.work,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             q = os.path.join(self.work, f"seed-store-{n}.json")
             if n == 1:
                 subprocess.run([sys.executable, gen, "seed", "5001", q + ".tmp"], check=True)
@@ -521,16 +530,25 @@ class Bench:
 
         def fresh(src, dst):
             # A pristine copy, flushed here, untimed, so that the copy's writeback does not land
-            # in spawncodex's own fsync; no lock file, so no stamp of an earlier spawncodex write.
-            shutil.copyfile(src, dst)
-            for extra in (dst + ".lock",):
-                if os.path.exists(extra):
-                    os.unlink(extra)
-            fd = os.open(dst, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            # in spawncodex's own fsync; no lock files, so no stamp of an earlier spawncodex write.
+            # A spawncodex store is its folder (sessions.json and sessions.json.d/); the Python
+            # SDK's is one file.
+            if os.path.isdir(os.path.dirname(src)) and os.path.basename(src) == "sessions.json":
+                src_dir, dst_dir = os.path.dirname(src), os.path.dirname(dst)
+                shutil.rmtree(dst_dir, ignore_errors=True)
+                shutil.copytree(src_dir, dst_dir, ignore=shutil.ignore_patterns("*.lock"))
+                files = [os.path.join(r, f) for r, _, fs in os.walk(dst_dir) for f in fs]
+            else:
+                shutil.copyfile(src, dst)
+                if os.path.exists(dst + ".lock"):
+                    os.unlink(dst + ".lock")
+                files = [dst]
+            for path in files:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
 
         def resume_argv(store):
             return [self.bin, "--codex-bin", FAKE, "--store", store, "resume", "--session", "s5000", "hi"]
@@ -539,14 +557,14 @@ class Bench:
             # The store is set up once, then every run resumes it as the previous run left it:
             # a store that spawncodex itself maintains, as in real use (the warm-up round makes
             # the first write).
-            store = os.path.join(self.work, f"resume-store-{k}.json")
+            store = os.path.join(self.work, f"resume-store-{k}", "sessions.json")
             fresh(st[k][0], store)
             return self.timed(resume_argv(store), env)
 
         def foreign(k):
             # A fresh copy every run: a store last written by another program, so spawncodex
             # reads it as it would a file it has not written itself.
-            store = os.path.join(self.work, f"resume-foreign-{k}.json")
+            store = os.path.join(self.work, f"resume-foreign-{k}", "sessions.json")
             timed = self.timed(resume_argv(store), env)
 
             def g():

@@ -24,15 +24,26 @@ stream() { # N -> path (same files as the harness makes)
 }
 big="$(stream 200000)"
 small="$(stream 20000)"
-store="$scratch/work/sc-store-10000.json"
+# A spawncodex store is a folder: sessions.json and its shards in sessions.json.d/.
+store="$scratch/work/sc-store-10000/sessions.json"
 if [ ! -s "$store" ]; then
   home="$(mktemp -d)"
   BENCH_CODEX_STREAM="$here/trivial-5-events.jsonl" SPAWNCODEX_HOME="$home" \
     "$bin" --codex-bin "$fake" run --session tmpl hi </dev/null >/dev/null
+  mkdir -p "$(dirname "$store")"
   python3 "$here/gen_store.py" spawncodex "$home/sessions.json" 10000 "$store" "$scratch/work"
   rm -rf "$home"
+  # gen_store.py writes the one-file layout; a first turn has spawncodex split it into shards.
+  BENCH_CODEX_STREAM="$here/trivial-5-events.jsonl" \
+    "$bin" --codex-bin "$fake" --store "$store" resume --session s5000 hi </dev/null >/dev/null
 fi
-resume_store="$out/resume-store.json"
+resume_store="$out/resume-store/sessions.json"
+fresh_resume_store() { # a copy of the store, without lock files (no stamps of earlier writes)
+  rm -rf "$out/resume-store"
+  mkdir -p "$out/resume-store"
+  cp -r "$store" "$store.d" "$out/resume-store/"
+  find "$out/resume-store" -name '*.lock' -delete
+}
 
 # --- perf stat ---------------------------------------------------------------------------------
 if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then
@@ -51,7 +62,7 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
   pstat "spawncodex sessions list --json (10,000 sessions)" "'$bin' --store '$store' sessions list --json >/dev/null"
   export BENCH_CODEX_STREAM="$here/trivial-5-events.jsonl"
   # As in the bench: a store that spawncodex itself wrote last (one warm-up resume first).
-  cp "$store" "$resume_store" && rm -f "$resume_store.lock"
+  fresh_resume_store
   "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi </dev/null >/dev/null
   pstat "spawncodex resume --session s5000 (10,000 sessions, a store spawncodex wrote last)" \
     "'$bin' --codex-bin '$fake' --store '$resume_store' resume --session s5000 hi >/dev/null"
@@ -61,8 +72,8 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
       "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi >/dev/null || true
     grep -E 'fsync|rename' "$out/resume.strace" || true
   fi
-  say "the I/O floor of rewriting the 10,000-session store, and a 1-session one (no spawncodex)"
-  python3 "$here/store_floor.py" "$resume_store"
+  say "the I/O floor of rewriting the shard that holds s5000 (of 10,000 sessions), and a 1-session one (no spawncodex)"
+  python3 "$here/store_floor.py" "$(grep -l '^"s5000":' "$resume_store.d"/*.json)"
   small_store="$out/floor-1.json"
   printf '%s\n' '{"format":"spawncodex-sessions","version":1,"sessions":{}}' >"$small_store"
   python3 "$here/store_floor.py" "$small_store"
@@ -89,7 +100,7 @@ if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; t
   cg live "spawncodex live, 20,000 events (stderr to /dev/null)" "$bin" --codex-bin "$fake" live hi
   cg list "spawncodex sessions list --json, 10,000 sessions" "$bin" --store "$store" sessions list --json
   export BENCH_CODEX_STREAM="$here/trivial-5-events.jsonl"
-  cp "$store" "$resume_store" && rm -f "$resume_store.lock"
+  fresh_resume_store
   cg resume_foreign "spawncodex resume --session s5000, 10,000 sessions, a store spawncodex did not write last" \
     "$bin" --codex-bin "$fake" --store "$resume_store" resume --session s5000 hi
   cg resume "spawncodex resume --session s5000, 10,000 sessions, the store as spawncodex left it" \

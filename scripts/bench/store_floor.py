@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The I/O floor of rewriting a session store, without spawncodex: read a file of the store's
-size, write it to a temp file in the same folder, fsync it, rename it over a copy of the old
-file, fsync the folder. Every `resume` of a one-file store does at least this (issue 3: one
-sessions.json, every write a synced temp file renamed over it), so no code change brings its
-overhead below these numbers on this disk.
+"""The I/O floor of rewriting a file of a session store, without spawncodex: read it, write it
+to a temp file in the same folder, fsync it, rename it over a copy of the old file, fsync the
+folder. Every `resume` does at least this to the file that holds its session (issue 3: every
+write a synced temp file renamed over the old one). With one file for every session (store
+format 1) that was the whole store: 8.3 ms for 10,000 sessions against 0.5 ms for one, the reason
+the store is now split into 256 shards; run it on a shard file to see today's floor.
 
 usage: store_floor.py STORE [ROUNDS]   (prints the median of each step, in ms)"""
 import os

@@ -111,7 +111,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "SPAWNCODEX_HOME",
-        "a directory for sessions.json instead of the XDG data directory",
+        "a directory for the session store (sessions.json and sessions.json.d/) instead of the XDG data directory",
     ),
     ("SPAWNCODEX_STORE", "the session store file (like --store)"),
     ("SPAWNCODEX_HISTORY", "turns kept per session (default 20)"),
@@ -147,7 +147,7 @@ fn extra_sections() -> String {
             roff_escape(what)
         ));
     }
-    s.push_str(".SH FILES\n.TP\n\\fB$XDG_DATA_HOME/spawncodex/sessions.json\\fR (default \\fB~/.local/share/spawncodex/sessions.json\\fR)\nThe named sessions (mode 0600, in a 0700 directory), with \\fBsessions.json.lock\\fR beside it. Overridden by \\fBSPAWNCODEX_HOME\\fR and \\fB\\-\\-store\\fR.\n");
+    s.push_str(".SH FILES\n.TP\n\\fB$XDG_DATA_HOME/spawncodex/sessions.json\\fR (default \\fB~/.local/share/spawncodex/sessions.json\\fR)\nThe session store: it names the directory beside it, \\fBsessions.json.d/\\fR, which holds the named sessions in up to 256 files \\fBNN.json\\fR (mode 0600, directories 0700), each with its \\fBNN.json.lock\\fR. Copy or move the file and the directory together. Overridden by \\fBSPAWNCODEX_HOME\\fR and \\fB\\-\\-store\\fR.\n");
     s.push_str(".SH EXAMPLES\n");
     for (what, cmd) in [
         (

@@ -261,7 +261,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     };
     // A damaged store, or a name that is taken (unless --replace), is refused before codex starts.
     if let (Some(SessionPlan::New { name, replace }), Some(store)) = (&plan.session, &store) {
-        store.check_writable().map_err(store_err)?;
+        store.check_writable(name).map_err(store_err)?;
         if !replace && store.get(name).map_err(store_err)?.is_some() {
             return Err(CliError::usage(
                 crate::store::StoreError::Exists(name.clone()).to_string(),

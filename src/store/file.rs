@@ -1,4 +1,6 @@
-//! The JSON file store: one file, locked for every read-modify-write, replaced atomically.
+//! One JSON file of sessions, locked for every read-modify-write, replaced atomically. The
+//! [`FileStore`](super::FileStore) keeps its sessions in 256 such files (shards); a store from
+//! before shards is one such file, read as it is and split on the first write.
 //!
 //! Layout: `{"format":"spawncodex-sessions","version":1,"sessions":{"name":{...},...}}`, written
 //! with one session per line. Reading that layout back needs no JSON parser for the sessions we
@@ -18,13 +20,14 @@ use serde_json::value::RawValue;
 
 use super::{SessionRecord, SessionStore, StoreError, sort_newest_first};
 
-/// The format version this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u64 = 1;
-const FORMAT_NAME: &str = "spawncodex-sessions";
+/// The version of one file of records. (The store's own version, which a shard layout has, is
+/// [`super::FORMAT_VERSION`].)
+pub const RECORDS_VERSION: u64 = 1;
+pub(crate) const FORMAT_NAME: &str = "spawncodex-sessions";
 /// How long a writer waits for the lock before giving up with a clear error.
 const LOCK_WAIT: Duration = Duration::from_secs(15);
 
-pub struct FileStore {
+pub struct StoreFile {
     path: PathBuf,
     lock_path: PathBuf,
     /// The last version read, so a command that reads and then writes loads the file once.
@@ -237,7 +240,37 @@ fn read_lines(bytes: &[u8]) -> Option<Index> {
     Index::from_unsorted(entries)
 }
 
-impl FileStore {
+/// Replace `path` with what `body` writes, so that a reader sees the old file or the new one,
+/// never a part: a temp file in the same directory (mode 0600), fsync, rename, fsync the
+/// directory. Returns the new file.
+pub(crate) fn write_atomically(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<File> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sessions-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o600))?;
+    {
+        let mut w = io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
+        body(&mut w)?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    let file = tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(file)
+}
+
+impl StoreFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
         let mut lock_name = path
@@ -246,21 +279,11 @@ impl FileStore {
             .unwrap_or_default();
         lock_name.push(".lock");
         let lock_path = path.with_file_name(lock_name);
-        FileStore {
+        StoreFile {
             path,
             lock_path,
             cache: std::sync::Mutex::new(None),
         }
-    }
-
-    /// The default location: `$SPAWNCODEX_HOME/sessions.json`, else the XDG data directory
-    /// (`~/.local/share/spawncodex/sessions.json` on Linux).
-    pub fn default_path() -> Option<PathBuf> {
-        if let Some(home) = std::env::var_os("SPAWNCODEX_HOME").filter(|v| !v.is_empty()) {
-            return Some(PathBuf::from(home).join("sessions.json"));
-        }
-        directories::ProjectDirs::from("", "", "spawncodex")
-            .map(|dirs| dirs.data_dir().join("sessions.json"))
     }
 
     pub fn path(&self) -> &Path {
@@ -287,8 +310,8 @@ impl FileStore {
         Ok(())
     }
 
-    /// Take the exclusive lock, waiting a bounded time.
-    fn lock(&self) -> Result<File, StoreError> {
+    /// Take the exclusive lock, waiting a bounded time. It is held until the file is dropped.
+    pub(crate) fn lock(&self) -> Result<File, StoreError> {
         self.ensure_dir()?;
         let file = OpenOptions::new()
             .create(true)
@@ -366,11 +389,11 @@ impl FileStore {
             ));
         }
         let version = file.version.unwrap_or(0);
-        if version > FORMAT_VERSION {
+        if version > RECORDS_VERSION {
             return Err(StoreError::NewerVersion {
                 path: self.path.clone(),
                 found: version,
-                supported: FORMAT_VERSION,
+                supported: super::FORMAT_VERSION,
             });
         }
         // Version 1 is the first format; older versions would be migrated here, on read.
@@ -469,51 +492,44 @@ impl FileStore {
         Ok(all)
     }
 
-    /// Write the whole file: temp file in the same directory, fsync, rename, fsync the directory.
+    /// Write the whole file atomically (see [`write_atomically`]) and stamp it beside the lock.
     fn save(&self, sessions: &Sessions, lock: &File) -> Result<(), StoreError> {
         use std::os::unix::fs::FileExt;
         self.ensure_dir()?;
-        let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            Some(d) => d.to_path_buf(),
-            None => PathBuf::from("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".sessions-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| self.io_err(e))?;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(|e| self.io_err(e))?;
-        {
-            let mut w = io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
+        let file = write_atomically(&self.path, |w| {
             write!(
                 w,
-                "{{\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"sessions\":{{"
-            )
-            .map_err(|e| self.io_err(e))?;
+                "{{\"format\":\"{FORMAT_NAME}\",\"version\":{RECORDS_VERSION},\"sessions\":{{"
+            )?;
             for (i, (name, entry)) in sessions.entries.iter().enumerate() {
-                let key = serde_json::to_string(name).map_err(|e| self.io_err(e.into()))?;
+                let key = serde_json::to_string(name)?;
                 let sep = if i == 0 { "\n" } else { ",\n" };
-                write!(w, "{sep}{key}:").map_err(|e| self.io_err(e))?;
-                w.write_all(sessions.bytes_of(entry))
-                    .map_err(|e| self.io_err(e))?;
+                write!(w, "{sep}{key}:")?;
+                w.write_all(sessions.bytes_of(entry))?;
             }
-            w.write_all(b"\n}}\n").map_err(|e| self.io_err(e))?;
-            w.flush().map_err(|e| self.io_err(e))?;
-        }
-        tmp.as_file().sync_all().map_err(|e| self.io_err(e))?;
-        let file = tmp.persist(&self.path).map_err(|e| self.io_err(e.error))?;
+            w.write_all(b"\n}}\n")
+        })
+        .map_err(|e| self.io_err(e))?;
         // After the rename (which changes ctime): the identity of exactly what we wrote.
         let written = FileId::of(&file.metadata().map_err(|e| self.io_err(e))?);
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
         // Remember, beside the lock, which file version we wrote from checked records: the next
         // writer that finds exactly this version need not check it again.
         let _ = lock.set_len(0);
         let _ = lock.write_all_at(written.stamp().as_bytes(), 0);
         Ok(())
+    }
+
+    /// Make the file hold exactly these records (under the lock; an unreadable file is refused
+    /// and left as it is, like any write).
+    pub(crate) fn replace_all(&self, records: &[SessionRecord]) -> Result<(), StoreError> {
+        self.modify(|s| {
+            s.entries.clear();
+            for r in records {
+                let raw = self.encode(r)?;
+                s.put(r.name.clone(), raw);
+            }
+            Ok(((), true))
+        })
     }
 
     fn encode(&self, record: &SessionRecord) -> Result<Box<RawValue>, StoreError> {
@@ -538,7 +554,7 @@ impl FileStore {
     }
 }
 
-impl SessionStore for FileStore {
+impl SessionStore for StoreFile {
     fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError> {
         // Writers replace the file atomically, so a reader needs no lock.
         self.read_then_keep(|sessions| {
@@ -638,7 +654,7 @@ mod tests {
     #[test]
     fn round_trip_and_modes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::new(dir.path().join("sub/sessions.json"));
+        let store = StoreFile::new(dir.path().join("sub/sessions.json"));
         store
             .insert(
                 SessionRecord::new("a", "t1", None, SessionOptions::default()),
@@ -671,7 +687,7 @@ mod tests {
     #[test]
     fn reads_its_own_layout_and_any_other_valid_layout() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::new(dir.path().join("sessions.json"));
+        let store = StoreFile::new(dir.path().join("sessions.json"));
         for n in ["b", "a", "c"] {
             store
                 .insert(
@@ -706,7 +722,7 @@ mod tests {
     fn valid_files_in_other_shapes_are_read_whole_and_damage_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sessions.json");
-        let store = FileStore::new(&path);
+        let store = StoreFile::new(&path);
         for n in ["a", "b", "c"] {
             store
                 .insert(
@@ -721,7 +737,7 @@ mod tests {
         let joined = ours.replacen("},\n\"b\"", "},\"b\"", 1);
         assert_ne!(joined, ours);
         fs::write(&path, &joined).unwrap();
-        let fresh = FileStore::new(&path);
+        let fresh = StoreFile::new(&path);
         assert_eq!(fresh.get("b").unwrap().unwrap().thread_id, "t-b");
         fresh.remove(&["a".into()]).unwrap();
         let names: Vec<String> = fresh.list().unwrap().into_iter().map(|r| r.name).collect();
@@ -733,7 +749,7 @@ mod tests {
         // As an editor saves: a new file renamed over the old one.
         fs::write(dir.path().join("edited"), &bad).unwrap();
         fs::rename(dir.path().join("edited"), &path).unwrap();
-        let fresh = FileStore::new(&path);
+        let fresh = StoreFile::new(&path);
         assert!(
             fresh
                 .insert(
@@ -748,7 +764,7 @@ mod tests {
     #[test]
     fn a_file_changed_after_our_write_is_checked_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileStore::new(dir.path().join("sessions.json"));
+        let store = StoreFile::new(dir.path().join("sessions.json"));
         store
             .insert(
                 SessionRecord::new("a", "t", None, SessionOptions::default()),
@@ -772,7 +788,7 @@ mod tests {
             .unwrap()
             .replace("{\"name\":\"a\"", "{name:a");
         fs::write(store.path(), &damaged).unwrap();
-        let fresh = FileStore::new(dir.path().join("sessions.json"));
+        let fresh = StoreFile::new(dir.path().join("sessions.json"));
         assert!(
             fresh
                 .insert(
@@ -795,7 +811,7 @@ mod tests {
             br#"{"a":"b"}"#,
         ] {
             fs::write(&path, content).unwrap();
-            let store = FileStore::new(&path);
+            let store = StoreFile::new(&path);
             let err = store.insert(
                 SessionRecord::new("x", "t", None, SessionOptions::default()),
                 false,

@@ -4,15 +4,20 @@
 pub mod file;
 pub mod import;
 pub mod record;
+pub mod sharded;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-pub use file::FileStore;
 pub use record::{
     SessionOptions, SessionRecord, SessionSummary, TurnInput, TurnRecord, validate_name,
 };
+pub use sharded::FileStore;
+
+/// The store format this build writes (and the newest it reads): 2 is a manifest and shard files
+/// (see [`sharded`]); 1 was one file holding every session, still read and split on a change.
+pub const FORMAT_VERSION: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,8 +49,10 @@ pub enum StoreError {
     Exists(String),
 }
 
-/// Where sessions live. Every method is one consistent step: a reader never sees half a write,
-/// and two writers never lose each other's changes.
+/// Where sessions live. A reader never sees half a write, and two writers never lose each
+/// other's changes. A change to one session is one consistent step; a change to many (`remove`,
+/// `clear`, `merge`) may be made in several, one per part of the store (a shard of a
+/// [`FileStore`]), so a crash can leave some of them done.
 pub trait SessionStore {
     fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Every record, most recently updated first.

@@ -25,6 +25,40 @@ pub fn fake_codex() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-codex/codex")
 }
 
+/// The shard files of a store, read the way its format describes them: `sessions.json` is a
+/// manifest whose `"shards"` names a directory beside it, holding `NN.json` files. `None` while
+/// there is no manifest (yet).
+pub fn shard_files(store: &Path) -> Option<Vec<PathBuf>> {
+    let manifest: Value = serde_json::from_slice(&std::fs::read(store).ok()?).ok()?;
+    assert_eq!(manifest["format"], "spawncodex-sessions");
+    assert_eq!(manifest["version"], 2, "{manifest}");
+    let dir = store.parent()?.join(manifest["shards"].as_str()?);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+/// Every session in a store, by name, read straight from its shard files (each must be valid
+/// JSON in the one-file layout); `None` while there is no manifest.
+pub fn stored_sessions(store: &Path) -> Option<serde_json::Map<String, Value>> {
+    let mut all = serde_json::Map::new();
+    for file in shard_files(store)? {
+        let shard: Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+        assert_eq!(shard["format"], "spawncodex-sessions", "{}", file.display());
+        for (name, record) in shard["sessions"].as_object().unwrap() {
+            assert!(
+                all.insert(name.clone(), record.clone()).is_none(),
+                "{name} twice"
+            );
+        }
+    }
+    Some(all)
+}
+
 impl Env {
     pub fn new() -> Self {
         let dir = tempfile::Builder::new()

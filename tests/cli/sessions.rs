@@ -127,7 +127,10 @@ fn session_is_saved_as_soon_as_codex_reports_the_thread() {
         .unwrap();
     let mut found = false;
     for _ in 0..100 {
-        if std::fs::read_to_string(env.store_file()).is_ok_and(|s| s.contains("t-early")) {
+        if stored_sessions(&env.store_file()).is_some_and(|all| {
+            all.get("early")
+                .is_some_and(|r| r["thread_id"] == "t-early")
+        }) {
             found = true;
             break;
         }
@@ -206,14 +209,13 @@ fn store_file_and_directory_modes() {
         .args(["run", "--session", "m", "hi"])
         .assert()
         .success();
-    let file_mode = std::fs::metadata(env.store_file())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
-    let dir_mode = std::fs::metadata(env.home()).unwrap().permissions().mode() & 0o777;
-    assert_eq!(file_mode, 0o600);
-    assert_eq!(dir_mode, 0o700);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let shards = shard_files(&env.store_file()).unwrap();
+    assert_eq!(shards.len(), 1);
+    assert_eq!(mode(&env.store_file()), 0o600);
+    assert_eq!(mode(&shards[0]), 0o600);
+    assert_eq!(mode(shards[0].parent().unwrap()), 0o700);
+    assert_eq!(mode(&env.home()), 0o700);
     // The XDG default is used without SPAWNCODEX_HOME.
     env.cmd(&[&plain])
         .env_remove("SPAWNCODEX_HOME")
@@ -229,7 +231,7 @@ fn store_file_and_directory_modes() {
         .args(["run", "--session", "y", "hi"])
         .assert()
         .success();
-    assert!(std::fs::read_to_string(&custom).unwrap().contains("\"y\""));
+    assert!(stored_sessions(&custom).unwrap().contains_key("y"));
 }
 
 #[test]
@@ -288,9 +290,8 @@ fn concurrent_runs_lose_no_session() {
     }
     let all = list_json(&env);
     assert_eq!(all.len(), 64);
-    let text = std::fs::read_to_string(env.store_file()).unwrap();
-    let parsed: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(parsed["sessions"].as_object().unwrap().len(), 64);
+    // Every file is valid JSON and every session is in exactly one of them.
+    assert_eq!(stored_sessions(&env.store_file()).unwrap().len(), 64);
     assert!(
         all.iter()
             .all(|s| s["turns"] == 1 && s["last_status"] == "completed")
@@ -519,4 +520,94 @@ fn a_name_taken_by_a_concurrent_run_is_not_overwritten() {
     assert_eq!(rec["thread_id"], PLAIN_THREAD);
     assert_eq!(rec["options"]["model"], "model-B");
     assert_eq!(rec["turns"], 1);
+}
+
+/// A store written before shards: one file holding every session (format version 1).
+fn write_v1_store(env: &Env, sessions: &serde_json::Map<String, Value>) -> String {
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "format": "spawncodex-sessions", "version": 1, "sessions": sessions
+    }))
+    .unwrap();
+    std::fs::write(env.store_file(), &text).unwrap();
+    text
+}
+
+#[test]
+fn a_store_from_before_shards_is_read_as_it_is_and_split_by_the_next_turn() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    for name in ["a", "b", "c"] {
+        env.cmd(&[&plain])
+            .args(["run", "--session", name, "hi"])
+            .assert()
+            .success();
+    }
+    let mut before = stored_sessions(&env.store_file()).unwrap();
+    before["b"]["thread_id"] = Value::from("t-b-from-v1");
+    // Replace the whole store with the same sessions in the old one-file format.
+    std::fs::remove_dir_all(env.home().join("sessions.json.d")).unwrap();
+    let v1 = write_v1_store(&env, &before);
+
+    // Reading changes nothing.
+    let names: Vec<Value> = list_json(&env)
+        .into_iter()
+        .map(|s| s["name"].clone())
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert_eq!(show_json(&env, "b")["thread_id"], "t-b-from-v1");
+    assert_eq!(std::fs::read_to_string(env.store_file()).unwrap(), v1);
+    assert!(!env.home().join("sessions.json.d").exists());
+
+    // A turn resumes the thread the old file names, and leaves the store in shards.
+    env.cmd(&[&plain])
+        .args(["resume", "--session", "b", "next"])
+        .assert()
+        .success()
+        .stdout(format!("{PLAIN_ANSWER}\n"));
+    assert_eq!(env.argv(4)[3], "t-b-from-v1");
+    let after = stored_sessions(&env.store_file()).expect("a manifest and shards");
+    assert_eq!(after.len(), 3);
+    assert_eq!(after["a"], before["a"]);
+    assert_eq!(after["c"], before["c"]);
+    assert_eq!(after["b"]["turns"], 2);
+    assert!(shard_files(&env.store_file()).unwrap().len() > 1);
+}
+
+#[test]
+fn a_damaged_shard_is_refused_and_left_as_it_is_while_other_sessions_go_on() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    for name in ["a", "fix-ci"] {
+        env.cmd(&[&plain])
+            .args(["run", "--session", name, "hi"])
+            .assert()
+            .success();
+    }
+    let shards = shard_files(&env.store_file()).unwrap();
+    assert_eq!(shards.len(), 2, "the two names hash to different shards");
+    let a_shard = shards
+        .iter()
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("\"a\":"))
+        .unwrap()
+        .clone();
+    let damaged =
+        b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{\n\"a\":{oops}\n}}\n";
+    std::fs::write(&a_shard, damaged).unwrap();
+    for args in [
+        vec!["resume", "--session", "a", "hi"],
+        vec!["sessions", "list"],
+        vec!["sessions", "rm", "a"],
+    ] {
+        let out = env.cmd(&[&plain]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&a_shard.display().to_string()), "{stderr}");
+        assert_eq!(std::fs::read(&a_shard).unwrap(), damaged);
+    }
+    env.cmd(&[&plain])
+        .args(["resume", "--session", "fix-ci", "next"])
+        .assert()
+        .success();
+    assert_eq!(env.calls(), 3);
 }
