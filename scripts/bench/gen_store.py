@@ -4,12 +4,15 @@
   gen_store.py spawncodex TEMPLATE_STORE N OUT [CWD]
       TEMPLATE_STORE is a sessions.json written by a real `spawncodex run --session NAME`; its
       one record is replicated as s0 .. s{N-1}, each with its own thread id and times, in the
-      store's own layout (one record per line).
+      one-file layout of store format 1 (one record per line), which spawncodex reads as it is
+      and splits into its shard files (format 2) on the first change.
   gen_store.py seed N OUT
       The same N sessions in the layout of codex-local-sdk-python's JsonFileSessionStore
       (schema_version 2), for the Python peer.
 """
+import glob
 import json
+import os
 import sys
 
 
@@ -20,7 +23,15 @@ def thread_id(i):
 def spawncodex_store(template_path, n, out, cwd=None):
     with open(template_path, encoding="utf-8") as f:
         store = json.load(f)
-    (template,) = store["sessions"].values()
+    if "shards" in store:  # format 2: the manifest names the shard folder beside it
+        sessions = {}
+        folder = os.path.join(os.path.dirname(template_path), store["shards"])
+        for shard in glob.glob(os.path.join(folder, "*.json")):
+            with open(shard, encoding="utf-8") as f:
+                sessions.update(json.load(f)["sessions"])
+    else:
+        sessions = store["sessions"]
+    (template,) = sessions.values()
     base = 1795400000
     lines = []
     for i in range(n):
@@ -36,7 +47,7 @@ def spawncodex_store(template_path, n, out, cwd=None):
         if cwd:
             rec["cwd"] = cwd
         lines.append(json.dumps(rec["name"]) + ":" + json.dumps(rec, separators=(",", ":")))
-    head = {"format": store.get("format", "spawncodex-sessions"), "version": store.get("version", 1)}
+    head = {"format": "spawncodex-sessions", "version": 1}
     text = json.dumps(head, separators=(",", ":"))[:-1] + ',"sessions":{\n' + ",\n".join(lines) + "\n}}\n"
     json.loads(text)  # still valid JSON
     with open(out, "w", encoding="utf-8") as f:

@@ -606,7 +606,7 @@ class Bench:
         v = self.find(r, key)
         if not v or "delta" not in v:
             return {"what": f"{key}: not measured", "ok": None}
-        return {"what": f"{v['label']}: +{v['delta']:.2f} ms over the baseline (limit {limit:g} ms)",
+        return {"what": f"{v['label']}: {v['delta']:+.2f} ms over the baseline (limit {limit:g} ms)",
                 "ok": v["delta"] <= limit}
 
     def check_ratio(self, r, key, limit):
@@ -825,7 +825,12 @@ def main():
         log(f"unknown case(s) {', '.join(unknown)}: pick from {','.join(cases)}")
         return 2
     for case in a.cases.split(","):
-        cases[case]()
+        try:
+            cases[case]()
+        except (subprocess.CalledProcessError, OSError) as e:
+            # A set-up step or a measured command failed: no table, and not a "target missed".
+            log(f"case {case} could not be measured: {e}")
+            return 2
     meta = {"machine": machine(), "spawncodex": f"{a.bin} {a.describe}".strip(),
             "runs": f"rounds: {a.runs} (big streams), {a.runs_small} (fast cases), {a.runs_rss} (RSS), "
                     f"{a.runs_latency} (latency); in each round the peers run once, the baselines and "
