@@ -23,9 +23,9 @@ def thread_id(i):
 def spawncodex_store(template_path, n, out, cwd=None):
     with open(template_path, encoding="utf-8") as f:
         store = json.load(f)
-    if "shards" in store:  # format 2: the manifest names the shard folder beside it
+    if store.get("version") == 2:  # format 2: the shards are in the folder named like the file + .d
         sessions = {}
-        folder = os.path.join(os.path.dirname(template_path), store["shards"])
+        folder = template_path + ".d"
         for shard in glob.glob(os.path.join(folder, "*.json")):
             with open(shard, encoding="utf-8") as f:
                 sessions.update(json.load(f)["sessions"])

@@ -147,7 +147,7 @@ fn extra_sections() -> String {
             roff_escape(what)
         ));
     }
-    s.push_str(".SH FILES\n.TP\n\\fB$XDG_DATA_HOME/spawncodex/sessions.json\\fR (default \\fB~/.local/share/spawncodex/sessions.json\\fR)\nThe session store: it names the directory beside it, \\fBsessions.json.d/\\fR, which holds the named sessions in up to 256 files \\fBNN.json\\fR (mode 0600, directories 0700), each with its \\fBNN.json.lock\\fR. Copy or move the file and the directory together. Overridden by \\fBSPAWNCODEX_HOME\\fR and \\fB\\-\\-store\\fR.\n");
+    s.push_str(".SH FILES\n.TP\n\\fB$XDG_DATA_HOME/spawncodex/sessions.json\\fR (default \\fB~/.local/share/spawncodex/sessions.json\\fR)\nThe session store: the directory beside it, \\fBsessions.json.d/\\fR (the file's name + .d), holds the named sessions in up to 256 files \\fBNN.json\\fR (mode 0600, directories 0700), each with its \\fBNN.json.lock\\fR. Copy, move or rename the file and the directory together. Overridden by \\fBSPAWNCODEX_HOME\\fR and \\fB\\-\\-store\\fR.\n");
     s.push_str(".SH EXAMPLES\n");
     for (what, cmd) in [
         (

@@ -181,7 +181,8 @@ impl Sessions {
     }
 }
 
-const HEADER: &[u8] = b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{";
+pub(crate) const HEADER: &[u8] =
+    b"{\"format\":\"spawncodex-sessions\",\"version\":1,\"sessions\":{";
 
 /// Is every record the file's line reader found valid UTF-8 and one complete JSON value?
 fn records_are_json(bytes: &[u8], entries: &Index) -> bool {
@@ -393,7 +394,7 @@ impl StoreFile {
             return Err(StoreError::NewerVersion {
                 path: self.path.clone(),
                 found: version,
-                supported: super::FORMAT_VERSION,
+                supported: RECORDS_VERSION,
             });
         }
         // Version 1 is the first format; older versions would be migrated here, on read.
@@ -519,14 +520,27 @@ impl StoreFile {
         Ok(())
     }
 
-    /// Make the file hold exactly these records (under the lock; an unreadable file is refused
-    /// and left as it is, like any write).
-    pub(crate) fn replace_all(&self, records: &[SessionRecord]) -> Result<(), StoreError> {
+    /// Every record as the file holds it, not decoded: fields this build does not know, and
+    /// records it could not decode, are moved as they are. Reading refuses a damaged file.
+    pub(crate) fn raw_records(&self) -> Result<Vec<(String, Box<RawValue>)>, StoreError> {
+        self.read_then_keep(|s| {
+            s.entries
+                .iter()
+                .map(|(name, entry)| {
+                    RawValue::from_string(s.text(entry).to_owned())
+                        .map(|raw| (name.to_string(), raw))
+                        .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))
+                })
+                .collect()
+        })?
+    }
+
+    /// Put these records in, as they are, replacing any of the same name (under the lock; an
+    /// unreadable file is refused and left as it is, like any write).
+    pub(crate) fn put_raw(&self, records: Vec<(String, Box<RawValue>)>) -> Result<(), StoreError> {
         self.modify(|s| {
-            s.entries.clear();
-            for r in records {
-                let raw = self.encode(r)?;
-                s.put(r.name.clone(), raw);
+            for (name, raw) in records {
+                s.put(name, raw);
             }
             Ok(((), true))
         })

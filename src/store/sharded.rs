@@ -1,5 +1,5 @@
-//! The JSON file store the CLI uses: `sessions.json` names a directory of 256 shard files, and
-//! each session lives in the shard its name hashes to.
+//! The JSON file store the CLI uses: `sessions.json` and, beside it, `sessions.json.d/` with up to
+//! 256 shard files; each session lives in the shard its name hashes to.
 //!
 //! Why shards: every change rewrites a whole file (temp file, fsync, rename), so with one file a
 //! turn of one session cost a rewrite of every session; with ten thousand sessions that was an
@@ -8,18 +8,22 @@
 //! replaced atomically on its own, exactly as the single file was ([`StoreFile`]).
 //!
 //! Layout (format version 2):
-//! - `sessions.json`: `{"format":"spawncodex-sessions","version":2,"shards":"sessions.json.d"}`,
-//!   naming the shard directory beside it, which is always the file's own name + `.d` (a copy or
-//!   rename of the file alone is refused rather than read as empty or as the original);
+//! - `sessions.json`: `{"format":"spawncodex-sessions","version":2}`. The shard folder is always
+//!   the file's own name + `.d`, beside the file (beside its target, if it is a symlink), so the
+//!   two can be moved or renamed together. A manifest whose folder is missing (copied or moved
+//!   without it) is refused, never read as an empty store.
 //! - `sessions.json.d/NN.json`: the sessions whose name hashes to `NN` (two hex digits), in the
 //!   layout of a version-1 store, so each shard is also a valid store on its own.
 //!
 //! A version-1 store (one file holding every session) is read as it is, and split into shards by
-//! the first change, under the lock a version-1 writer takes. The split writes the shards first
-//! and replaces `sessions.json` last, so a crash leaves the old file, which the next change splits
-//! again.
+//! the first change, under the lock a version-1 writer takes. Records are moved as they are, not
+//! decoded. The split writes the shards first and the manifest last, so a crash leaves the old
+//! file, which the next change splits again. Nothing in a shard is ever dropped by a split: the
+//! file's records replace those of the same name, and the others stay. So shards found beside a
+//! version-1 file, or beside an empty or missing `sessions.json`, are read together with it: they
+//! are either a split cut short or the store itself, with its manifest lost or overwritten.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -28,16 +32,22 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::file::{FORMAT_NAME, StoreFile, write_atomically};
+use super::file::{FORMAT_NAME, HEADER, StoreFile, write_atomically};
 use super::{FORMAT_VERSION, SessionRecord, SessionStore, SessionSummary, StoreError};
 
 /// How many shards. Part of the format: a session's shard is found from its name alone.
 const SHARDS: usize = 256;
 /// A manifest is a line of JSON; a bigger file is a store from before shards.
-const MANIFEST_MAX: u64 = 4096;
+const MANIFEST_MAX: u64 = 1 << 20;
+/// How often an operation is retried when the file it read turned into a manifest under it (a
+/// split by another process).
+const SPLIT_RACE_RETRIES: usize = 3;
 
 pub struct FileStore {
+    /// `sessions.json`, with a symlink resolved, so that the shards are beside the real file.
     path: PathBuf,
+    /// `sessions.json.d`.
+    dir: PathBuf,
     /// The file at `path`: its lock guards the split, and before the split it holds the sessions.
     top: StoreFile,
     /// One handle per shard, made on first use and kept, so that a read followed by a write of
@@ -45,21 +55,23 @@ pub struct FileStore {
     shards: Vec<OnceLock<StoreFile>>,
 }
 
-/// What `sessions.json` is.
+/// What is on disk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Layout {
     /// No store yet.
     Absent,
-    /// A store from before shards (or not a store: reading it says what is wrong).
-    Single,
-    /// A manifest naming this shard directory.
-    Sharded(PathBuf),
+    /// `sessions.json` holds sessions (a store from before shards, or not a store: reading it
+    /// says what is wrong). `with_shards`: shards are beside it too, read together with it.
+    Single { with_shards: bool },
+    /// Shards. `manifest`: false when `sessions.json` is missing or empty, to be written again
+    /// by the next change.
+    Sharded { manifest: bool },
 }
 
 #[derive(Deserialize)]
 struct Manifest {
     format: Option<String>,
     version: Option<u64>,
-    shards: Option<String>,
 }
 
 /// The shard a session lives in: FNV-1a of the name, folded to a byte. Part of the format.
@@ -96,15 +108,27 @@ fn by_shard<T>(items: Vec<T>, name: impl Fn(&T) -> &str) -> BTreeMap<usize, Vec<
 
 /// `names` that are in `found`, in the order of `names`, each once.
 fn in_given_order(names: &[String], found: Vec<String>) -> Vec<String> {
-    let mut found: std::collections::HashSet<String> = found.into_iter().collect();
+    let mut found: HashSet<String> = found.into_iter().collect();
     names.iter().filter(|n| found.remove(*n)).cloned().collect()
 }
 
 impl FileStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        let path = path.into();
+        let mut path = path.into();
+        // A symlinked store (e.g. into a synced folder) keeps its shards beside the real file.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+            && let Ok(real) = fs::canonicalize(&path)
+        {
+            path = real;
+        }
+        let mut dir_name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        dir_name.push(".d");
         FileStore {
             top: StoreFile::new(path.clone()),
+            dir: path.with_file_name(dir_name),
             path,
             shards: (0..SHARDS).map(|_| OnceLock::new()).collect(),
         }
@@ -125,103 +149,134 @@ impl FileStore {
         &self.path
     }
 
-    fn parent(&self) -> &Path {
-        match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            Some(d) => d,
-            None => Path::new("."),
-        }
-    }
-
-    fn io_err(&self, source: io::Error) -> StoreError {
+    fn io_err(path: &Path, source: io::Error) -> StoreError {
         StoreError::Io {
-            path: self.path.clone(),
+            path: path.to_path_buf(),
             source,
         }
     }
 
-    fn unreadable(&self, reason: &str) -> StoreError {
-        StoreError::Unreadable {
-            path: self.path.clone(),
-            reason: reason.into(),
+    /// Does the shard folder exist? Anything there but a folder is an error naming it.
+    fn has_dir(&self) -> Result<bool, StoreError> {
+        match fs::metadata(&self.dir) {
+            Ok(meta) if meta.is_dir() => Ok(true),
+            Ok(_) => Err(StoreError::Unreadable {
+                path: self.dir.clone(),
+                reason: "not a folder (it should hold the session shards)".into(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if fs::symlink_metadata(&self.dir).is_ok() {
+                    return Err(StoreError::Unreadable {
+                        path: self.dir.clone(),
+                        reason: "a symlink to nothing (it should hold the session shards)".into(),
+                    });
+                }
+                Ok(false)
+            }
+            Err(e) => Err(Self::io_err(&self.dir, e)),
         }
     }
 
     fn layout(&self) -> Result<Layout, StoreError> {
         let meta = match fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Layout::Absent),
-            Err(e) => return Err(self.io_err(e)),
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Self::io_err(&self.path, e)),
         };
-        if meta.len() > MANIFEST_MAX {
-            return Ok(Layout::Single);
-        }
-        let bytes = match fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Layout::Absent),
-            Err(e) => return Err(self.io_err(e)),
-        };
-        let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
-            return Ok(Layout::Single);
-        };
-        if manifest.format.as_deref() != Some(FORMAT_NAME) {
-            return Ok(Layout::Single);
-        }
-        match manifest.version {
-            Some(FORMAT_VERSION) => {}
-            Some(v) if v > FORMAT_VERSION => {
-                return Err(StoreError::NewerVersion {
-                    path: self.path.clone(),
-                    found: v,
-                    supported: FORMAT_VERSION,
+        let bytes = match &meta {
+            Some(meta) if meta.len() <= MANIFEST_MAX => match fs::read(&self.path) {
+                Ok(bytes) => Some(bytes),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(Self::io_err(&self.path, e)),
+            },
+            Some(_) => {
+                return Ok(Layout::Single {
+                    with_shards: self.has_dir()?,
                 });
             }
-            _ => return Ok(Layout::Single),
+            None => None,
+        };
+        let bytes = match bytes {
+            Some(b) if !b.iter().all(u8::is_ascii_whitespace) => b,
+            // No file, or an empty one: shards beside it are the store, its manifest lost.
+            _ => {
+                return Ok(if self.has_dir()? {
+                    Layout::Sharded { manifest: false }
+                } else {
+                    Layout::Absent
+                });
+            }
+        };
+        if bytes.starts_with(HEADER) {
+            return Ok(Layout::Single {
+                with_shards: self.has_dir()?,
+            });
         }
-        let dir = manifest
-            .shards
-            .ok_or_else(|| self.unreadable("version 2 without \"shards\""))?;
-        // The directory is always the file's name + ".d", beside it. A manifest naming another
-        // one was copied or renamed without its shards: following it would share (and change)
-        // the shards of the store it came from, and ignoring it would show an empty store.
-        let expected = self.shard_dir_name();
-        if *dir != *expected {
-            return Err(self.unreadable(&format!(
-                "its sessions are in {dir:?}, but this file's own are kept in {:?}: it was copied or renamed without its shard directory; keep the two together",
-                expected.to_string_lossy()
-            )));
+        let manifest = match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) if m.format.as_deref() == Some(FORMAT_NAME) => m,
+            _ => {
+                return Ok(Layout::Single {
+                    with_shards: self.has_dir()?,
+                });
+            }
+        };
+        match manifest.version {
+            Some(FORMAT_VERSION) if self.has_dir()? => Ok(Layout::Sharded { manifest: true }),
+            Some(FORMAT_VERSION) => Err(StoreError::Unreadable {
+                path: self.path.clone(),
+                reason: format!(
+                    "its sessions folder {} is missing: a store is the file and that folder, copied or moved together",
+                    self.dir.display()
+                ),
+            }),
+            Some(v) if v > FORMAT_VERSION => Err(StoreError::NewerVersion {
+                path: self.path.clone(),
+                found: v,
+                supported: FORMAT_VERSION,
+            }),
+            _ => Ok(Layout::Single {
+                with_shards: self.has_dir()?,
+            }),
         }
-        Ok(Layout::Sharded(self.parent().join(expected)))
     }
 
-    /// `sessions.json` → `sessions.json.d`.
-    fn shard_dir_name(&self) -> std::ffi::OsString {
-        let mut name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(".d");
-        name
+    /// Run a read against the current layout. A read of `sessions.json` as a store from before
+    /// shards can meet the manifest a concurrent split just renamed in; it is then run again.
+    fn read<T>(&self, f: impl Fn(Layout) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut tries = 0;
+        loop {
+            let layout = self.layout()?;
+            match f(layout) {
+                Err(StoreError::NewerVersion { path, .. })
+                    if path == self.path
+                        && matches!(layout, Layout::Single { .. })
+                        && tries < SPLIT_RACE_RETRIES =>
+                {
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
-    fn shard(&self, dir: &Path, index: usize) -> &StoreFile {
-        self.shards[index].get_or_init(|| StoreFile::new(dir.join(shard_file_name(index))))
+    fn shard(&self, index: usize) -> &StoreFile {
+        self.shards[index].get_or_init(|| StoreFile::new(self.dir.join(shard_file_name(index))))
     }
 
-    fn shard_for(&self, dir: &Path, name: &str) -> &StoreFile {
-        self.shard(dir, shard_of(name))
+    fn shard_for(&self, name: &str) -> &StoreFile {
+        self.shard(shard_of(name))
     }
 
     /// The shards that have a file, in order.
-    fn existing_shards(&self, dir: &Path) -> Result<Vec<usize>, StoreError> {
-        let entries = match fs::read_dir(dir) {
+    fn existing_shards(&self) -> Result<Vec<usize>, StoreError> {
+        let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io_err(e)),
+            Err(e) => return Err(Self::io_err(&self.dir, e)),
         };
         let mut found = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|e| self.io_err(e))?;
+            let entry = entry.map_err(|e| Self::io_err(&self.dir, e))?;
             if let Some(i) = entry.file_name().to_str().and_then(shard_index) {
                 found.push(i);
             }
@@ -230,86 +285,119 @@ impl FileStore {
         Ok(found)
     }
 
-    /// The shard directory, splitting a store from before shards (or starting a new one) first.
-    fn shard_dir_for_writing(&self) -> Result<PathBuf, StoreError> {
+    /// Every record in the shards, each shard's list in turn.
+    fn shard_records<T>(
+        &self,
+        list: impl Fn(&StoreFile) -> Result<Vec<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut all = Vec::new();
+        for i in self.existing_shards()? {
+            all.extend(list(self.shard(i))?);
+        }
+        Ok(all)
+    }
+
+    /// The file's records, then the shards' records of other names (see the module notes).
+    fn single_with_shards<T>(
+        &self,
+        with_shards: bool,
+        list: impl Fn(&StoreFile) -> Result<Vec<T>, StoreError>,
+        name_of: impl Fn(&T) -> &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut all = list(&self.top)?;
+        if with_shards {
+            let names: HashSet<String> = all.iter().map(|r| name_of(r).to_string()).collect();
+            let more = self.shard_records(&list)?;
+            all.extend(more.into_iter().filter(|r| !names.contains(name_of(r))));
+        }
+        Ok(all)
+    }
+
+    /// Read every shard a split would rewrite, so that one that cannot be read stops the
+    /// change before anything is written.
+    fn check_shards(&self, shards: impl IntoIterator<Item = usize>) -> Result<(), StoreError> {
+        shards
+            .into_iter()
+            .try_for_each(|i| self.shard(i).check_writable())
+    }
+
+    /// Make sure the store is in shards with a manifest, splitting a store from before shards
+    /// (or starting a new one) first.
+    fn ready_for_writing(&self) -> Result<(), StoreError> {
         match self.layout()? {
-            Layout::Sharded(dir) => Ok(dir),
-            Layout::Absent | Layout::Single => self.split(),
+            Layout::Sharded { manifest: true } => Ok(()),
+            _ => self.split(),
         }
     }
 
-    /// As [`Self::shard_dir_for_writing`], but `None` where there is no store: a change that only
+    /// As [`Self::ready_for_writing`], but `false` where there is no store: a change that only
     /// takes sessions away creates nothing.
-    fn shard_dir_for_removing(&self) -> Result<Option<PathBuf>, StoreError> {
+    fn ready_for_removing(&self) -> Result<bool, StoreError> {
         match self.layout()? {
-            Layout::Absent => Ok(None),
-            Layout::Sharded(dir) => Ok(Some(dir)),
-            Layout::Single => self.split().map(Some),
+            Layout::Absent => Ok(false),
+            Layout::Sharded { manifest: true } => Ok(true),
+            _ => self.split().map(|()| true),
         }
     }
 
-    /// Under the lock of `sessions.json` (the one a version-1 writer takes too): write every
-    /// session into its shard, then replace `sessions.json` with the manifest.
-    fn split(&self) -> Result<PathBuf, StoreError> {
+    /// Under the lock of `sessions.json` (the one a version-1 writer takes too): move every
+    /// session of the file into its shard, as it is, then replace `sessions.json` with the
+    /// manifest. Shards keep the records of names the file does not have.
+    fn split(&self) -> Result<(), StoreError> {
         let _lock = self.top.lock()?;
         let records = match self.layout()? {
             // Split by another process while we waited.
-            Layout::Sharded(dir) => return Ok(dir),
-            Layout::Absent => Vec::new(),
+            Layout::Sharded { manifest: true } => return Ok(()),
+            Layout::Absent | Layout::Sharded { manifest: false } => Vec::new(),
             // Reading refuses a damaged or newer file, which is then left as it is.
-            Layout::Single => self.top.list()?,
+            Layout::Single { .. } => self.top.raw_records()?,
         };
-        let dir_name = self.shard_dir_name();
-        let dir = self.parent().join(&dir_name);
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&dir)
-            .map_err(|e| self.io_err(e))?;
-        let mut groups = by_shard(records, |r| r.name.as_str());
-        // Shards left by a split that was cut short are rewritten too, so they hold exactly what
-        // the file holds now.
-        for i in self.existing_shards(&dir)? {
-            groups.entry(i).or_default();
+            .create(&self.dir)
+            .map_err(|e| Self::io_err(&self.dir, e))?;
+        let groups = by_shard(records, |(name, _)| name.as_str());
+        self.check_shards(groups.keys().copied())?;
+        for (i, records) in groups {
+            self.shard(i).put_raw(records)?;
         }
-        for (i, records) in &groups {
-            self.shard(&dir, *i).replace_all(records)?;
-        }
-        let dir_json = serde_json::to_string(&dir_name.to_string_lossy())
-            .map_err(|e| self.io_err(e.into()))?;
         write_atomically(&self.path, |w: &mut dyn Write| {
             writeln!(
                 w,
-                "{{\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"shards\":{dir_json}}}"
+                "{{\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION}}}"
             )
         })
-        .map_err(|e| self.io_err(e))?;
-        Ok(dir)
+        .map_err(|e| Self::io_err(&self.path, e))?;
+        Ok(())
     }
 
     /// Would a write of this session succeed? Reads what a writer would, so a damaged store is
     /// reported before codex starts rather than after.
     pub fn check_writable(&self, name: &str) -> Result<(), StoreError> {
-        match self.layout()? {
+        self.read(|layout| match layout {
             Layout::Absent => Ok(()),
-            Layout::Single => self.top.check_writable(),
-            Layout::Sharded(dir) => self.shard_for(&dir, name).check_writable(),
-        }
+            Layout::Single { with_shards } => {
+                self.top.check_writable()?;
+                if with_shards {
+                    // The split reads the shards it moves sessions into; check them all.
+                    self.check_shards(self.existing_shards()?)?;
+                }
+                Ok(())
+            }
+            Layout::Sharded { .. } => self.shard_for(name).check_writable(),
+        })
     }
 
     /// Every session without its turn history (cheaper to read), most recently used first.
     pub fn list_summaries(&self) -> Result<Vec<SessionSummary>, StoreError> {
-        let mut all = match self.layout()? {
-            Layout::Absent => Vec::new(),
-            Layout::Single => self.top.list_summaries()?,
-            Layout::Sharded(dir) => {
-                let mut all = Vec::new();
-                for i in self.existing_shards(&dir)? {
-                    all.extend(self.shard(&dir, i).list_summaries()?);
-                }
-                all
+        let mut all = self.read(|layout| match layout {
+            Layout::Absent => Ok(Vec::new()),
+            Layout::Single { with_shards } => {
+                self.single_with_shards(with_shards, StoreFile::list_summaries, |s| &s.name)
             }
-        };
+            Layout::Sharded { .. } => self.shard_records(StoreFile::list_summaries),
+        })?;
         all.sort_by(|a, b| {
             b.updated_at
                 .cmp(&a.updated_at)
@@ -321,32 +409,32 @@ impl FileStore {
 
 impl SessionStore for FileStore {
     fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError> {
-        match self.layout()? {
+        self.read(|layout| match layout {
             Layout::Absent => Ok(None),
-            Layout::Single => self.top.get(name),
-            Layout::Sharded(dir) => self.shard_for(&dir, name).get(name),
-        }
+            Layout::Single { with_shards } => match self.top.get(name)? {
+                Some(record) => Ok(Some(record)),
+                None if with_shards => self.shard_for(name).get(name),
+                None => Ok(None),
+            },
+            Layout::Sharded { .. } => self.shard_for(name).get(name),
+        })
     }
 
     fn list(&self) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut all = match self.layout()? {
-            Layout::Absent => Vec::new(),
-            Layout::Single => self.top.list()?,
-            Layout::Sharded(dir) => {
-                let mut all = Vec::new();
-                for i in self.existing_shards(&dir)? {
-                    all.extend(self.shard(&dir, i).list()?);
-                }
-                all
+        let mut all = self.read(|layout| match layout {
+            Layout::Absent => Ok(Vec::new()),
+            Layout::Single { with_shards } => {
+                self.single_with_shards(with_shards, StoreFile::list, |r| &r.name)
             }
-        };
+            Layout::Sharded { .. } => self.shard_records(StoreFile::list),
+        })?;
         super::sort_newest_first(&mut all);
         Ok(all)
     }
 
     fn insert(&self, record: SessionRecord, replace: bool) -> Result<(), StoreError> {
-        let dir = self.shard_dir_for_writing()?;
-        self.shard_for(&dir, &record.name).insert(record, replace)
+        self.ready_for_writing()?;
+        self.shard_for(&record.name).insert(record, replace)
     }
 
     fn update(
@@ -354,30 +442,35 @@ impl SessionStore for FileStore {
         name: &str,
         change: &mut dyn FnMut(&mut SessionRecord),
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(dir) = self.shard_dir_for_removing()? else {
+        if !self.ready_for_removing()? {
             return Ok(None);
-        };
-        self.shard_for(&dir, name).update(name, change)
+        }
+        self.shard_for(name).update(name, change)
     }
 
     fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
-        let Some(dir) = self.shard_dir_for_removing()? else {
+        if !self.ready_for_removing()? {
             return Ok(Vec::new());
-        };
+        }
+        let groups = by_shard(names.to_vec(), String::as_str);
+        // Every shard involved is read first: one that cannot be read changes nothing.
+        self.check_shards(groups.keys().copied())?;
         let mut removed = Vec::new();
-        for (i, group) in by_shard(names.to_vec(), String::as_str) {
-            removed.extend(self.shard(&dir, i).remove(&group)?);
+        for (i, group) in groups {
+            removed.extend(self.shard(i).remove(&group)?);
         }
         Ok(in_given_order(names, removed))
     }
 
     fn clear(&self) -> Result<usize, StoreError> {
-        let Some(dir) = self.shard_dir_for_removing()? else {
+        if !self.ready_for_removing()? {
             return Ok(0);
-        };
+        }
+        let shards = self.existing_shards()?;
+        self.check_shards(shards.iter().copied())?;
         let mut n = 0;
-        for i in self.existing_shards(&dir)? {
-            n += self.shard(&dir, i).clear()?;
+        for i in shards {
+            n += self.shard(i).clear()?;
         }
         Ok(n)
     }
@@ -387,11 +480,13 @@ impl SessionStore for FileStore {
         records: Vec<SessionRecord>,
         force: bool,
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
-        let dir = self.shard_dir_for_writing()?;
+        self.ready_for_writing()?;
         let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
+        let groups = by_shard(records, |r| r.name.as_str());
+        self.check_shards(groups.keys().copied())?;
         let (mut added, mut skipped) = (Vec::new(), Vec::new());
-        for (i, group) in by_shard(records, |r| r.name.as_str()) {
-            let (a, s) = self.shard(&dir, i).merge(group, force)?;
+        for (i, group) in groups {
+            let (a, s) = self.shard(i).merge(group, force)?;
             added.extend(a);
             skipped.extend(s);
         }
@@ -421,6 +516,32 @@ mod tests {
             "format": "spawncodex-sessions", "version": 1, "sessions": sessions
         }))
         .unwrap()
+    }
+
+    fn names(store: &FileStore) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.name, r.thread_id))
+            .collect();
+        all.sort();
+        all
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
+    }
+
+    /// A store with sessions "a" and "fix-ci" (in different shards), in `dir/sessions.json`.
+    fn two_sessions(dir: &Path) -> FileStore {
+        let store = FileStore::new(dir.join("sessions.json"));
+        store.insert(record("a", "t-a"), false).unwrap();
+        store.insert(record("fix-ci", "t-f"), false).unwrap();
+        store
     }
 
     #[test]
@@ -454,16 +575,16 @@ mod tests {
         }
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
-            "{\"format\":\"spawncodex-sessions\",\"version\":2,\"shards\":\"sessions.json.d\"}\n"
+            "{\"format\":\"spawncodex-sessions\",\"version\":2}\n"
         );
         let shard_dir = dir.path().join("sessions.json.d");
         let a_shard = shard_dir.join(shard_file_name(shard_of("a")));
         assert!(fs::read_to_string(&a_shard).unwrap().contains("\"t-a\""));
-        assert_eq!(store.existing_shards(&shard_dir).unwrap().len(), 3);
+        assert_eq!(store.existing_shards().unwrap().len(), 3);
         // A change to one session leaves the other shards' files as they were.
         let other_files = || -> Vec<(u64, i64, i64)> {
             store
-                .existing_shards(&shard_dir)
+                .existing_shards()
                 .unwrap()
                 .into_iter()
                 .filter(|&i| i != shard_of("a"))
@@ -475,8 +596,7 @@ mod tests {
         };
         let others = other_files();
         store.update("a", &mut |r| r.turns = 5).unwrap();
-        let after = other_files();
-        assert_eq!(others, after);
+        assert_eq!(others, other_files());
         let fresh = FileStore::new(&path);
         assert_eq!(fresh.get("a").unwrap().unwrap().turns, 5);
         assert_eq!(fresh.list().unwrap().len(), 3);
@@ -501,64 +621,160 @@ mod tests {
     fn a_store_from_before_shards_is_read_as_is_then_split_by_a_change() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sessions.json");
-        let old = v1_file(&[record("a", "t-a"), record("b", "t-b")]);
-        fs::write(&path, &old).unwrap();
-        // A split that was cut short left a shard with a session the file no longer has, and
-        // another with an older copy of "a".
-        let shard_dir = dir.path().join("sessions.json.d");
-        fs::create_dir(&shard_dir).unwrap();
-        let stale = |name: &str, thread: &str| {
-            fs::write(
-                shard_dir.join(shard_file_name(shard_of(name))),
-                v1_file(&[record(name, thread)]),
-            )
-            .unwrap();
-        };
-        stale("zombie", "t-z");
-        stale("a", "t-old");
+        let mut value: serde_json::Value =
+            serde_json::from_str(&v1_file(&[record("a", "t-a"), record("b", "t-b")])).unwrap();
+        // A field this build does not know, and a record it cannot decode: both are moved as
+        // they are, and neither stops a change to another session.
+        value["sessions"]["a"]["future"] = serde_json::json!([1, 2]);
+        value["sessions"]["b"]["created_at"] = "yesterday".into();
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        fs::write(&path, &text).unwrap();
         let store = FileStore::new(&path);
-        assert_eq!(store.get("b").unwrap().unwrap().thread_id, "t-b");
-        assert_eq!(store.list().unwrap().len(), 2);
+        assert_eq!(store.get("a").unwrap().unwrap().thread_id, "t-a");
         // Reading changes nothing.
-        assert_eq!(fs::read_to_string(&path).unwrap(), old);
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        assert!(!dir.path().join("sessions.json.d").exists());
         store.insert(record("c", "t-c"), false).unwrap();
-        let fresh = FileStore::new(&path);
-        let mut names: Vec<(String, String)> = fresh
-            .list()
+        assert!(matches!(
+            store.layout().unwrap(),
+            Layout::Sharded { manifest: true }
+        ));
+        let shards: String = store
+            .existing_shards()
             .unwrap()
             .into_iter()
-            .map(|r| (r.name, r.thread_id))
+            .map(|i| fs::read_to_string(store.dir.join(shard_file_name(i))).unwrap())
             .collect();
-        names.sort();
-        assert_eq!(
-            names,
-            [("a", "t-a"), ("b", "t-b"), ("c", "t-c")].map(|(n, t)| (n.to_string(), t.to_string()))
-        );
-        assert!(matches!(fresh.layout().unwrap(), Layout::Sharded(_)));
+        assert!(shards.contains("\"future\":[1,2]"), "{shards}");
+        assert!(shards.contains("\"created_at\":\"yesterday\""), "{shards}");
+        assert!(store.get("b").is_err(), "b still cannot be decoded");
+        store.update("a", &mut |r| r.turns = 3).unwrap();
+        assert_eq!(FileStore::new(&path).get("a").unwrap().unwrap().turns, 3);
     }
 
     #[test]
-    fn refuses_a_newer_or_damaged_manifest_and_a_damaged_shard_without_touching_them() {
+    fn a_split_never_drops_what_shards_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        let store = two_sessions(dir.path());
+        store.insert(record("s5000", "t-s"), false).unwrap();
+        // An old one-file backup restored over the manifest: its version of "a" wins, and the
+        // sessions made since are still there, before and after the next change.
+        fs::write(
+            &path,
+            v1_file(&[record("a", "t-a-old"), record("b", "t-b")]),
+        )
+        .unwrap();
+        let expected = pairs(&[
+            ("a", "t-a-old"),
+            ("b", "t-b"),
+            ("fix-ci", "t-f"),
+            ("s5000", "t-s"),
+        ]);
+        assert_eq!(names(&FileStore::new(&path)), expected);
+        assert_eq!(
+            FileStore::new(&path)
+                .get("fix-ci")
+                .unwrap()
+                .unwrap()
+                .thread_id,
+            "t-f"
+        );
+        FileStore::new(&path)
+            .insert(record("c", "t-c"), false)
+            .unwrap();
+        let mut with_c = expected.clone();
+        with_c.push(("c".into(), "t-c".into()));
+        with_c.sort();
+        assert_eq!(names(&FileStore::new(&path)), with_c);
+        // The manifest deleted, or emptied: the shards are still the store.
+        for lost in [None, Some(""), Some("  \n")] {
+            match lost {
+                None => fs::remove_file(&path).unwrap(),
+                Some(text) => fs::write(&path, text).unwrap(),
+            }
+            let fresh = FileStore::new(&path);
+            assert_eq!(names(&fresh), with_c, "{lost:?}");
+            fresh.update("b", &mut |r| r.turns = 2).unwrap();
+            assert_eq!(names(&FileStore::new(&path)), with_c, "{lost:?}");
+            assert!(matches!(
+                fresh.layout().unwrap(),
+                Layout::Sharded { manifest: true }
+            ));
+        }
+    }
+
+    #[test]
+    fn the_shard_folder_goes_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        two_sessions(&dir.path().join("home"));
+        // Moved together under a new name: still the same store.
+        fs::create_dir(dir.path().join("elsewhere")).unwrap();
+        let moved = dir.path().join("elsewhere/team.json");
+        fs::rename(dir.path().join("home/sessions.json"), &moved).unwrap();
+        fs::rename(
+            dir.path().join("home/sessions.json.d"),
+            dir.path().join("elsewhere/team.json.d"),
+        )
+        .unwrap();
+        let expected = pairs(&[("a", "t-a"), ("fix-ci", "t-f")]);
+        assert_eq!(names(&FileStore::new(&moved)), expected);
+        // Through a symlink: the shards are beside the real file.
+        let link = dir.path().join("home/sessions.json");
+        std::os::unix::fs::symlink(&moved, &link).unwrap();
+        let linked = FileStore::new(&link);
+        assert_eq!(names(&linked), expected);
+        linked.insert(record("b", "t-b"), false).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(FileStore::new(&moved).list().unwrap().len(), 3);
+        // The file copied without its folder, under its own name or another: refused, and left
+        // as it is, never read as an empty store.
+        fs::create_dir(dir.path().join("copy")).unwrap();
+        for name in ["sessions.json", "other.json"] {
+            let copy = dir.path().join("copy").join(name);
+            fs::copy(&moved, &copy).unwrap();
+            let store = FileStore::new(&copy);
+            let err = store.list().unwrap_err();
+            assert!(err.to_string().contains("is missing"), "{err}");
+            assert!(store.insert(record("x", "t"), false).is_err());
+            assert_eq!(fs::read(&copy).unwrap(), fs::read(&moved).unwrap());
+        }
+    }
+
+    #[test]
+    fn refuses_a_newer_or_damaged_store_without_touching_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sessions.json");
         for content in [
-            r#"{"format":"spawncodex-sessions","version":3,"shards":"x.d"}"#,
-            r#"{"format":"spawncodex-sessions","version":2}"#,
-            r#"{"format":"spawncodex-sessions","version":2,"shards":"../elsewhere"}"#,
-            r#"{"format":"spawncodex-sessions","version":2,"shards":"/tmp"}"#,
-            // Copied from another store without its shards.
-            r#"{"format":"spawncodex-sessions","version":2,"shards":"other.json.d"}"#,
+            r#"{"format":"spawncodex-sessions","version":3}"#,
+            r#"{"format":"spawncodex-sessions","version":"2"}"#,
+            r#"{"format":"spawncodex-sessions","version":2"#,
+            "{not json",
         ] {
             fs::write(&path, content).unwrap();
             let store = FileStore::new(&path);
             assert!(store.insert(record("x", "t"), false).is_err(), "{content}");
             assert!(store.list().is_err(), "{content}");
+            assert!(store.check_writable("x").is_err(), "{content}");
             assert_eq!(fs::read_to_string(&path).unwrap(), content);
         }
-        fs::remove_file(&path).unwrap();
-        let store = FileStore::new(&path);
-        store.insert(record("a", "t-a"), false).unwrap();
-        store.insert(record("fix-ci", "t-f"), false).unwrap();
+        // A shard folder that is a file: named in the error.
+        fs::write(&path, v1_file(&[record("a", "t-a")])).unwrap();
+        fs::write(dir.path().join("sessions.json.d"), "").unwrap();
+        let err = FileStore::new(&path).list().unwrap_err();
+        assert!(err.to_string().contains("sessions.json.d"), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_shard_stops_a_change_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        two_sessions(dir.path());
         let a_shard = dir
             .path()
             .join("sessions.json.d")
@@ -571,6 +787,18 @@ mod tests {
             "{err}"
         );
         assert!(fresh.list().is_err());
+        // A change to several sessions, one of them in the damaged shard: nothing is done.
+        let err = fresh
+            .merge(vec![record("s5000", "t-s"), record("a", "t-a2")], true)
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot be read"), "{err}");
+        assert!(
+            FileStore::new(&path).get("s5000").unwrap().is_none(),
+            "nothing imported"
+        );
+        assert!(fresh.remove(&["fix-ci".into(), "a".into()]).is_err());
+        assert!(FileStore::new(&path).get("fix-ci").unwrap().is_some());
+        assert!(fresh.clear().is_err());
         assert_eq!(fs::read_to_string(&a_shard).unwrap(), "{damaged");
         // Sessions in other shards are still there to use.
         assert!(
@@ -579,5 +807,34 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+        // Before a split, the check before codex starts reads every shard the split will.
+        fs::write(&path, v1_file(&[record("b", "t-b")])).unwrap();
+        assert!(FileStore::new(&path).check_writable("new").is_err());
+        assert_eq!(fs::read_to_string(&a_shard).unwrap(), "{damaged");
+    }
+
+    #[test]
+    fn a_reader_racing_a_split_sees_every_session() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        for _ in 0..40 {
+            let _ = fs::remove_dir_all(dir.path().join("sessions.json.d"));
+            fs::write(&path, v1_file(&[record("a", "t-a"), record("b", "t-b")])).unwrap();
+            let done = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    FileStore::new(&path)
+                        .insert(record("c", "t-c"), false)
+                        .unwrap();
+                    done.store(true, Ordering::SeqCst);
+                });
+                while !done.load(Ordering::SeqCst) {
+                    let store = FileStore::new(&path);
+                    assert_eq!(store.get("a").unwrap().unwrap().thread_id, "t-a");
+                    store.check_writable("zzz").unwrap();
+                }
+            });
+        }
     }
 }

@@ -26,14 +26,15 @@ pub fn fake_codex() -> PathBuf {
 }
 
 /// The shard files of a store, read the way its format describes them: `sessions.json` is a
-/// manifest whose `"shards"` names a directory beside it, holding `NN.json` files. `None` while
-/// there is no manifest (yet).
+/// manifest (format version 2), and the folder beside it named like it + `.d` holds `NN.json`
+/// files. `None` while there is no manifest (yet).
 pub fn shard_files(store: &Path) -> Option<Vec<PathBuf>> {
     let manifest: Value = serde_json::from_slice(&std::fs::read(store).ok()?).ok()?;
     assert_eq!(manifest["format"], "spawncodex-sessions");
     assert_eq!(manifest["version"], 2, "{manifest}");
-    let dir = store.parent()?.join(manifest["shards"].as_str()?);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut dir = store.as_os_str().to_owned();
+    dir.push(".d");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(PathBuf::from(dir))
         .ok()?
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))

@@ -611,3 +611,52 @@ fn a_damaged_shard_is_refused_and_left_as_it_is_while_other_sessions_go_on() {
         .success();
     assert_eq!(env.calls(), 3);
 }
+
+#[test]
+fn a_lost_manifest_hides_no_session_and_a_copy_without_its_folder_is_refused() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    for name in ["a", "b"] {
+        env.cmd(&[&plain])
+            .args(["run", "--session", name, "hi"])
+            .assert()
+            .success();
+    }
+    let manifest = std::fs::read(env.store_file()).unwrap();
+    // Emptied (or deleted): the folder beside it is still the store, and the next turn keeps it.
+    std::fs::write(env.store_file(), "").unwrap();
+    assert_eq!(list_json(&env).len(), 2);
+    env.cmd(&[&plain])
+        .args(["run", "--session", "c", "hi"])
+        .assert()
+        .success();
+    let names: Vec<String> = stored_sessions(&env.store_file())
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    // The file alone, copied as if it were the whole store: refused, never read as empty.
+    let copy = env.path().join("backup/sessions.json");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::write(&copy, &manifest).unwrap();
+    for args in [
+        vec!["sessions", "list"],
+        vec!["run", "--session", "d", "hi"],
+    ] {
+        let out = env
+            .cmd(&[&plain])
+            .arg("--store")
+            .arg(&copy)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&copy.display().to_string()), "{stderr}");
+        assert!(stderr.contains("sessions.json.d is missing"), "{stderr}");
+        assert_eq!(std::fs::read(&copy).unwrap(), manifest);
+    }
+    assert_eq!(env.calls(), 3);
+}
