@@ -90,10 +90,13 @@ fn apply_record(req: &mut ExecRequest, rec: &SessionRecord) {
 }
 
 fn unknown_session(store: &impl SessionStore, name: &str) -> CliError {
-    let names: Vec<String> = store
+    // Close names are a courtesy: a store that cannot be listed just gets no hint about them.
+    let Ok(names) = store
         .list()
-        .map(|all| all.into_iter().map(|r| r.name).collect())
-        .unwrap_or_default();
+        .map(|all| all.into_iter().map(|r| r.name).collect::<Vec<String>>())
+    else {
+        return CliError::usage(format!("no session named {name:?}"));
+    };
     let mut close: Vec<(usize, &String)> = names
         .iter()
         .map(|n| (edit_distance(n, name), n))

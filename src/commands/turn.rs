@@ -259,7 +259,11 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         Some(_) => Some(ctx.store()?),
         None => None,
     };
-    // A damaged store, or a name that is taken (unless --replace), is refused before codex starts.
+    // A store the turn could not be saved to, or a name that is taken (unless --replace), is
+    // refused before codex starts.
+    if let (Some(SessionPlan::Existing { name }), Some(store)) = (&plan.session, &store) {
+        store.check_writable(name).map_err(store_err)?;
+    }
     if let (Some(SessionPlan::New { name, replace }), Some(store)) = (&plan.session, &store) {
         store.check_writable(name).map_err(store_err)?;
         if !replace && store.get(name).map_err(store_err)?.is_some() {

@@ -32,6 +32,8 @@ pub struct StoreFile {
     lock_path: PathBuf,
     /// The last version read, so a command that reads and then writes loads the file once.
     cache: std::sync::Mutex<Option<(FileId, Sessions)>>,
+    /// A lock taken ahead of the write that uses it (see [`StoreFile::hold_lock`]).
+    held: std::sync::Mutex<Option<File>>,
 }
 
 /// One version of the store file: a rewrite makes a new inode, an edit in place changes the size
@@ -284,6 +286,7 @@ impl StoreFile {
             path,
             lock_path,
             cache: std::sync::Mutex::new(None),
+            held: std::sync::Mutex::new(None),
         }
     }
 
@@ -321,7 +324,10 @@ impl StoreFile {
             .write(true)
             .mode(0o600)
             .open(&self.lock_path)
-            .map_err(|e| self.io_err(e))?;
+            .map_err(|e| StoreError::Io {
+                path: self.lock_path.clone(),
+                source: e,
+            })?;
         let deadline = Instant::now() + LOCK_WAIT;
         let mut pause = Duration::from_millis(2);
         loop {
@@ -337,19 +343,40 @@ impl StoreFile {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(self.io_err(e)),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::Io {
+                        path: self.lock_path.clone(),
+                        source: e,
+                    });
+                }
             }
         }
     }
 
     /// The file's bytes and the identity of exactly that version (one handle for both).
     fn read_bytes(&self) -> Result<Option<(FileId, Vec<u8>)>, StoreError> {
-        let mut file = match File::open(&self.path) {
+        // Non-blocking, so that a FIFO in the file's place is an error rather than a hang.
+        let opened = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.path);
+        let mut file = match opened {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // A symlink to nothing (a folder not mounted yet?) is not an empty store: a write
+                // would replace the link.
+                if fs::symlink_metadata(&self.path).is_ok() {
+                    return Err(self.unreadable("it is a symlink to a file that does not exist"));
+                }
+                return Ok(None);
+            }
             Err(e) => return Err(self.io_err(e)),
         };
-        let id = FileId::of(&file.metadata().map_err(|e| self.io_err(e))?);
+        let meta = file.metadata().map_err(|e| self.io_err(e))?;
+        if !meta.is_file() {
+            return Err(self.unreadable("not a regular file"));
+        }
+        let id = FileId::of(&meta);
         let mut bytes = Vec::with_capacity(id.size as usize + 1);
         file.read_to_end(&mut bytes).map_err(|e| self.io_err(e))?;
         Ok(Some((id, bytes)))
@@ -520,6 +547,11 @@ impl StoreFile {
         Ok(())
     }
 
+    /// The names of the sessions in the file.
+    pub(crate) fn names(&self) -> Result<Vec<String>, StoreError> {
+        self.read_then_keep(|s| s.entries.iter().map(|(n, _)| n.to_string()).collect())
+    }
+
     /// Every record as the file holds it, not decoded: fields this build does not know, and
     /// records it could not decode, are moved as they are. Reading refuses a damaged file.
     pub(crate) fn raw_records(&self) -> Result<Vec<(String, Box<RawValue>)>, StoreError> {
@@ -551,11 +583,38 @@ impl StoreFile {
     }
 
     /// Lock, load, change, save (only if changed).
+    /// Take the lock now and keep it for the next write, which then releases it: a change to
+    /// several files takes all their locks before it changes any. [`Self::release_lock`] gives
+    /// it back unused.
+    pub(crate) fn hold_lock(&self) -> Result<(), StoreError> {
+        let lock = self.lock()?;
+        *self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lock);
+        Ok(())
+    }
+
+    pub(crate) fn release_lock(&self) {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+    }
+
     fn modify<T>(
         &self,
         f: impl FnOnce(&mut Sessions) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
-        let lock = self.lock()?;
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let lock = match held {
+            Some(lock) => lock,
+            None => self.lock()?,
+        };
         // Loading refuses a damaged file (see `parse`), so what is saved below is sound.
         let (id, mut sessions) = self.load_or_cached()?;
         let (value, changed) = f(&mut sessions)?;

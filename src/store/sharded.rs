@@ -112,6 +112,19 @@ fn in_given_order(names: &[String], found: Vec<String>) -> Vec<String> {
     names.iter().filter(|n| found.remove(*n)).cloned().collect()
 }
 
+/// The locks of several shards, taken in shard order (so two such changes cannot deadlock)
+/// before any of them is changed; each is used by its shard's next write, and whatever is left
+/// is given back on drop.
+struct HeldLocks<'a>(Vec<&'a StoreFile>);
+
+impl Drop for HeldLocks<'_> {
+    fn drop(&mut self) {
+        for shard in &self.0 {
+            shard.release_lock();
+        }
+    }
+}
+
 impl FileStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let mut path = path.into();
@@ -180,6 +193,14 @@ impl FileStore {
     fn layout(&self) -> Result<Layout, StoreError> {
         let meta = match fs::metadata(&self.path) {
             Ok(meta) => Some(meta),
+            // A symlink to nothing (a folder not mounted yet?) is not a missing store: a write
+            // would replace the link, and the real store would be hidden behind a new one.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.path.is_symlink() => {
+                return Err(StoreError::Unreadable {
+                    path: self.path.clone(),
+                    reason: "it is a symlink to a file that does not exist".into(),
+                });
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(Self::io_err(&self.path, e)),
         };
@@ -313,6 +334,24 @@ impl FileStore {
         Ok(all)
     }
 
+    /// Lock these shards (in order) and read them: a change to several sessions then either
+    /// changes them all or, when one shard cannot be locked or read, none.
+    fn lock_and_check(
+        &self,
+        shards: impl IntoIterator<Item = usize>,
+    ) -> Result<HeldLocks<'_>, StoreError> {
+        let mut held = HeldLocks(Vec::new());
+        let mut shards: Vec<usize> = shards.into_iter().collect();
+        shards.sort_unstable();
+        for i in shards {
+            let shard = self.shard(i);
+            shard.hold_lock()?;
+            held.0.push(shard);
+            shard.check_writable()?;
+        }
+        Ok(held)
+    }
+
     /// Read every shard a split would rewrite, so that one that cannot be read stops the
     /// change before anything is written.
     fn check_shards(&self, shards: impl IntoIterator<Item = usize>) -> Result<(), StoreError> {
@@ -380,8 +419,13 @@ impl FileStore {
             Layout::Single { with_shards } => {
                 self.top.check_writable()?;
                 if with_shards {
-                    // The split reads the shards it moves sessions into; check them all.
-                    self.check_shards(self.existing_shards()?)?;
+                    // The split reads the shards it moves the file's sessions into, and the
+                    // write reads this session's shard.
+                    let mut touched: HashSet<usize> =
+                        self.top.names()?.iter().map(|n| shard_of(n)).collect();
+                    touched.insert(shard_of(name));
+                    let existing = self.existing_shards()?;
+                    self.check_shards(existing.into_iter().filter(|i| touched.contains(i)))?;
                 }
                 Ok(())
             }
@@ -453,8 +497,7 @@ impl SessionStore for FileStore {
             return Ok(Vec::new());
         }
         let groups = by_shard(names.to_vec(), String::as_str);
-        // Every shard involved is read first: one that cannot be read changes nothing.
-        self.check_shards(groups.keys().copied())?;
+        let _held = self.lock_and_check(groups.keys().copied())?;
         let mut removed = Vec::new();
         for (i, group) in groups {
             removed.extend(self.shard(i).remove(&group)?);
@@ -467,7 +510,7 @@ impl SessionStore for FileStore {
             return Ok(0);
         }
         let shards = self.existing_shards()?;
-        self.check_shards(shards.iter().copied())?;
+        let _held = self.lock_and_check(shards.iter().copied())?;
         let mut n = 0;
         for i in shards {
             n += self.shard(i).clear()?;
@@ -483,7 +526,7 @@ impl SessionStore for FileStore {
         self.ready_for_writing()?;
         let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
         let groups = by_shard(records, |r| r.name.as_str());
-        self.check_shards(groups.keys().copied())?;
+        let _held = self.lock_and_check(groups.keys().copied())?;
         let (mut added, mut skipped) = (Vec::new(), Vec::new());
         for (i, group) in groups {
             let (a, s) = self.shard(i).merge(group, force)?;
@@ -807,10 +850,94 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        // Before a split, the check before codex starts reads every shard the split will.
-        fs::write(&path, v1_file(&[record("b", "t-b")])).unwrap();
-        assert!(FileStore::new(&path).check_writable("new").is_err());
-        assert_eq!(fs::read_to_string(&a_shard).unwrap(), "{damaged");
+    }
+
+    #[test]
+    fn a_change_to_several_sessions_takes_every_lock_before_changing_any() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        two_sessions(dir.path());
+        // The lock of "a"'s shard cannot be taken (here: a folder in the lock file's place).
+        let a_lock = dir
+            .path()
+            .join("sessions.json.d")
+            .join(format!("{}.lock", shard_file_name(shard_of("a"))));
+        fs::remove_file(&a_lock).unwrap();
+        fs::create_dir(&a_lock).unwrap();
+        let store = FileStore::new(&path);
+        let err = store.remove(&["fix-ci".into(), "a".into()]).unwrap_err();
+        assert!(err.to_string().contains(".lock"), "names the lock: {err}");
+        assert_eq!(names(&store), pairs(&[("a", "t-a"), ("fix-ci", "t-f")]));
+        assert!(
+            store
+                .merge(vec![record("fix-ci", "t-2"), record("a", "t-2")], true)
+                .is_err()
+        );
+        assert!(store.clear().is_err());
+        assert_eq!(names(&store), pairs(&[("a", "t-a"), ("fix-ci", "t-f")]));
+        // Locks taken for a change that failed are given back.
+        assert!(
+            store
+                .update("fix-ci", &mut |r| r.turns = 4)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn odd_files_in_the_stores_place_are_refused_not_read_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        // sessions.json a symlink to nothing (a folder not mounted yet).
+        let path = dir.path().join("sessions.json");
+        std::os::unix::fs::symlink(dir.path().join("not-mounted/sessions.json"), &path).unwrap();
+        let store = FileStore::new(&path);
+        assert!(store.list().unwrap_err().to_string().contains("symlink"));
+        assert!(store.insert(record("x", "t"), false).is_err());
+        assert!(path.is_symlink());
+        fs::remove_file(&path).unwrap();
+        // A shard that is a symlink to nothing, or a FIFO (reading it must not hang).
+        let store = two_sessions(dir.path());
+        let a_shard = store.dir.join(shard_file_name(shard_of("a")));
+        fs::remove_file(&a_shard).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone.json"), &a_shard).unwrap();
+        let fresh = FileStore::new(&path);
+        assert!(fresh.get("a").unwrap_err().to_string().contains("symlink"));
+        assert!(fresh.insert(record("a", "t"), true).is_err());
+        assert!(a_shard.is_symlink());
+        fs::remove_file(&a_shard).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&a_shard)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let fresh = FileStore::new(&path);
+        assert!(
+            fresh
+                .list()
+                .unwrap_err()
+                .to_string()
+                .contains("not a regular file")
+        );
+    }
+
+    #[test]
+    fn before_a_split_the_check_reads_the_shards_the_split_will_touch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        two_sessions(dir.path());
+        let f_shard = dir
+            .path()
+            .join("sessions.json.d")
+            .join(shard_file_name(shard_of("fix-ci")));
+        fs::write(&f_shard, "{damaged").unwrap();
+        // Only "a" in the one-file store: its split does not touch fix-ci's shard.
+        fs::write(&path, v1_file(&[record("a", "t-a")])).unwrap();
+        let store = FileStore::new(&path);
+        store.check_writable("zz").unwrap();
+        assert!(store.check_writable("fix-ci").is_err());
+        fs::write(&path, v1_file(&[record("a", "t-a"), record("fix-ci", "t")])).unwrap();
+        assert!(FileStore::new(&path).check_writable("zz").is_err());
+        assert_eq!(fs::read_to_string(&f_shard).unwrap(), "{damaged");
     }
 
     #[test]

@@ -583,6 +583,7 @@ fn a_damaged_shard_is_refused_and_left_as_it_is_while_other_sessions_go_on() {
             .assert()
             .success();
     }
+    let before_damage = stored_sessions(&env.store_file()).unwrap();
     let shards = shard_files(&env.store_file()).unwrap();
     assert_eq!(shards.len(), 2, "the two names hash to different shards");
     let a_shard = shards
@@ -609,6 +610,33 @@ fn a_damaged_shard_is_refused_and_left_as_it_is_while_other_sessions_go_on() {
         .args(["resume", "--session", "fix-ci", "next"])
         .assert()
         .success();
+    assert_eq!(env.calls(), 3);
+    // A name that is not there: no false "there are no sessions yet" when the list fails.
+    let out = env
+        .cmd(&[&plain])
+        .args(["resume", "--session", "fix-c", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "spawncodex: error: no session named \"fix-c\"\n"
+    );
+    // A one-file store with shards beside it (a split cut short), one of them damaged: a turn
+    // of a session the split would move into it is refused before codex starts, not run and
+    // then left unrecorded.
+    write_v1_store(&env, &before_damage);
+    let out = env
+        .cmd(&[&plain])
+        .args(["resume", "--session", "fix-ci", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains(&a_shard.display().to_string())
+    );
     assert_eq!(env.calls(), 3);
 }
 
