@@ -197,21 +197,54 @@ fn handle_batch(
     result.and(flushed)
 }
 
-/// Call `f` with the position of every `\n`, until it breaks. memchr's AVX2 searcher is used
-/// directly where there is one: `memchr_iter` dispatches through a function pointer on every
-/// call, and a batch has one call per line.
+/// Call `f` with the position of every `\n`, until it breaks.
 fn for_each_newline(haystack: &[u8], mut f: impl FnMut(usize) -> ControlFlow<()>) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(finder) = memchr::arch::x86_64::avx2::memchr::One::new(b'\n') {
-        for nl in finder.iter(haystack) {
-            if f(nl).is_break() {
-                return;
-            }
-        }
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is available (checked just above).
+        unsafe { newlines_avx2(haystack, &mut f) };
         return;
     }
     for nl in memchr::memchr_iter(b'\n', haystack) {
         if f(nl).is_break() {
+            return;
+        }
+    }
+}
+
+/// One pass over the batch, 64 bytes at a time: a bit mask of the newlines in each block, then
+/// one call per set bit. A search per line (memchr) pays its set-up once per line; lines are a
+/// few hundred bytes, so that set-up was most of the cost.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn newlines_avx2(haystack: &[u8], f: &mut impl FnMut(usize) -> ControlFlow<()>) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let newline = _mm256_set1_epi8(b'\n' as i8);
+    let mut at = 0;
+    while at + 64 <= haystack.len() {
+        let block = &haystack[at..at + 64];
+        // SAFETY: both loads read 32 bytes inside `block` (unaligned loads are allowed).
+        let (lo, hi) = unsafe {
+            (
+                _mm256_loadu_si256(block.as_ptr().cast::<__m256i>()),
+                _mm256_loadu_si256(block.as_ptr().add(32).cast::<__m256i>()),
+            )
+        };
+        let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, newline)) as u32;
+        let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, newline)) as u32;
+        let mut mask = u64::from(lo) | (u64::from(hi) << 32);
+        while mask != 0 {
+            if f(at + mask.trailing_zeros() as usize).is_break() {
+                return;
+            }
+            mask &= mask - 1;
+        }
+        at += 64;
+    }
+    for (i, &b) in haystack[at..].iter().enumerate() {
+        if b == b'\n' && f(at + i).is_break() {
             return;
         }
     }
@@ -663,6 +696,48 @@ pub fn last_meaningful_line(stderr: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::render::jsonl::JsonlRenderer;
+
+    #[test]
+    fn every_newline_is_found_in_order_and_a_break_stops_the_search() {
+        // Lengths around the 64-byte blocks, newlines on block edges, in the tail, and runs.
+        let mut seed = 0x2545_f491_u32;
+        for len in (0..200).chain([255, 256, 257, 1000, 4096 + 7]) {
+            for density in [0, 1, 5, 50] {
+                let haystack: Vec<u8> = (0..len)
+                    .map(|i| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        let edge = i % 64 == 63 || i % 64 == 0 || i + 1 == len;
+                        if (edge && density > 0) || (seed % 100) < density {
+                            b'\n'
+                        } else {
+                            b'a' + (seed % 26) as u8
+                        }
+                    })
+                    .collect();
+                let expected: Vec<usize> = memchr::memchr_iter(b'\n', &haystack).collect();
+                let mut found = Vec::new();
+                for_each_newline(&haystack, |nl| {
+                    found.push(nl);
+                    ControlFlow::Continue(())
+                });
+                assert_eq!(found, expected, "len {len}, density {density}");
+                if expected.len() > 2 {
+                    let mut seen = 0;
+                    for_each_newline(&haystack, |_| {
+                        seen += 1;
+                        if seen == 2 {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    });
+                    assert_eq!(seen, 2);
+                }
+            }
+        }
+    }
 
     /// A JSONL renderer that asks for every line, to compare with the skipping fast path.
     struct EveryLine<'a>(JsonlRenderer<&'a mut Vec<u8>>);
