@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// One top-level event of the JSONL stream.
 ///
-/// Deserialised through a flat wire struct ([`WireEvent`]) rather than serde's internally tagged
+/// Deserialised through a flat wire struct (`WireEvent`) rather than serde's internally tagged
 /// enum support, which buffers every event into an intermediate tree first: that buffering was
 /// most of the cost of `live` on a busy stream.
 #[derive(Clone, Debug, PartialEq, Serialize)]
