@@ -308,3 +308,67 @@ fn live_shows_nothing_serde_refuses_and_everything_it_accepts() {
     assert!(stderr.contains("codex\n  the answer\n"), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "the answer\n");
 }
+
+/// `  ✓ exit 0 in 1.2s` → the duration in ms.
+fn shown_durations_ms(stderr: &str) -> Vec<f64> {
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once("exit 0 in ").map(|(_, d)| d.trim()))
+        .map(|d| {
+            if let Some(ms) = d.strip_suffix("ms") {
+                ms.parse::<f64>().unwrap()
+            } else if let Some(s) = d.strip_suffix('s') {
+                s.parse::<f64>().unwrap() * 1000.0
+            } else {
+                panic!("unexpected duration {d:?}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_command_shows_how_long_it_ran() {
+    let env = Env::new();
+    let start = |id: &str| {
+        format!(
+            r#"{{"type":"item.started","item":{{"id":"{id}","type":"command_execution","command":"sleep 1","aggregated_output":"","exit_code":null,"status":"in_progress"}}}}"#
+        )
+    };
+    let done = |id: &str| {
+        format!(
+            r#"{{"type":"item.completed","item":{{"id":"{id}","type":"command_execution","command":"sleep 1","aggregated_output":"","exit_code":0,"status":"completed"}}}}"#
+        )
+    };
+    let (s0, d0, s1, d1) = (
+        start("item_0"),
+        done("item_0"),
+        start("item_1"),
+        done("item_1"),
+    );
+    // The first command runs 0.6 s; the second starts after another 0.6 s and completes at
+    // once: durations come from when each line arrived, not from one clock reading.
+    let script = env.script(
+        "timed",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-timed"}"#,
+            &s0,
+            "@@sleep 0.6",
+            &d0,
+            "@@sleep 0.6",
+            &s1,
+            &d1,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
+        ],
+    );
+    let out = env
+        .cmd(&[&script])
+        .args(["live", "--color", "never", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let took = shown_durations_ms(&stderr);
+    assert_eq!(took.len(), 2, "{stderr}");
+    assert!((550.0..5000.0).contains(&took[0]), "{stderr}");
+    assert!(took[1] < 300.0, "{stderr}");
+}
