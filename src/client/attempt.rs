@@ -200,6 +200,12 @@ fn handle_batch(
 /// Call `f` with the position of every `\n`, until it breaks.
 fn for_each_newline(haystack: &[u8], mut f: impl FnMut(usize) -> ControlFlow<()>) {
     #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: AVX-512BW is available (checked just above).
+        unsafe { newlines_avx512(haystack, &mut f) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is available (checked just above).
         unsafe { newlines_avx2(haystack, &mut f) };
@@ -207,6 +213,35 @@ fn for_each_newline(haystack: &[u8], mut f: impl FnMut(usize) -> ControlFlow<()>
     }
     for nl in memchr::memchr_iter(b'\n', haystack) {
         if f(nl).is_break() {
+            return;
+        }
+    }
+}
+
+/// [`newlines_avx2`] with one 64-byte compare per block, straight into the bit mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn newlines_avx512(haystack: &[u8], f: &mut impl FnMut(usize) -> ControlFlow<()>) {
+    use std::arch::x86_64::{
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
+    };
+    let newline = _mm512_set1_epi8(b'\n' as i8);
+    let mut at = 0;
+    while at + 64 <= haystack.len() {
+        let block = &haystack[at..at + 64];
+        // SAFETY: the load reads the 64 bytes of `block` (unaligned loads are allowed).
+        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        let mut mask = _mm512_cmpeq_epi8_mask(bytes, newline);
+        while mask != 0 {
+            if f(at + mask.trailing_zeros() as usize).is_break() {
+                return;
+            }
+            mask &= mask - 1;
+        }
+        at += 64;
+    }
+    for (i, &b) in haystack[at..].iter().enumerate() {
+        if b == b'\n' && f(at + i).is_break() {
             return;
         }
     }
@@ -697,6 +732,28 @@ mod tests {
     use super::*;
     use crate::render::jsonl::JsonlRenderer;
 
+    /// One way of finding newlines, as the tests call it.
+    type NewlineSearch = fn(&[u8], &mut dyn FnMut(usize) -> ControlFlow<()>);
+
+    /// Every way of finding newlines this machine can run: the one `for_each_newline` picks,
+    /// and each SIMD one on its own.
+    fn newline_searches() -> Vec<(&'static str, NewlineSearch)> {
+        let mut all: Vec<(&'static str, NewlineSearch)> =
+            vec![("for_each_newline", |h, f| for_each_newline(h, f))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is available.
+                all.push(("avx2", |h, mut f| unsafe { newlines_avx2(h, &mut f) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: AVX-512BW is available.
+                all.push(("avx512", |h, mut f| unsafe { newlines_avx512(h, &mut f) }));
+            }
+        }
+        all
+    }
+
     #[test]
     fn every_newline_is_found_in_order_and_a_break_stops_the_search() {
         // Lengths around the 64-byte blocks, newlines on block edges, in the tail, and runs.
@@ -717,23 +774,25 @@ mod tests {
                     })
                     .collect();
                 let expected: Vec<usize> = memchr::memchr_iter(b'\n', &haystack).collect();
-                let mut found = Vec::new();
-                for_each_newline(&haystack, |nl| {
-                    found.push(nl);
-                    ControlFlow::Continue(())
-                });
-                assert_eq!(found, expected, "len {len}, density {density}");
-                if expected.len() > 2 {
-                    let mut seen = 0;
-                    for_each_newline(&haystack, |_| {
-                        seen += 1;
-                        if seen == 2 {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
+                for (name, search) in newline_searches() {
+                    let mut found = Vec::new();
+                    search(&haystack, &mut |nl| {
+                        found.push(nl);
+                        ControlFlow::Continue(())
                     });
-                    assert_eq!(seen, 2);
+                    assert_eq!(found, expected, "{name}: len {len}, density {density}");
+                    if expected.len() > 2 {
+                        let mut seen = 0;
+                        search(&haystack, &mut |_| {
+                            seen += 1;
+                            if seen == 2 {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            }
+                        });
+                        assert_eq!(seen, 2, "{name}");
+                    }
                 }
             }
         }

@@ -155,10 +155,25 @@ fn item_type_start(rest: &[u8]) -> Option<&[u8]> {
     rest.strip_prefix(br#","type":""#)
 }
 
-/// The next `"` in a field that is a few bytes long (an event or item type, an item id). A plain
-/// loop: memchr's set-up costs more than it saves on a dozen bytes, and this runs per event.
+/// The next `"` in a field that is a few bytes long (an event or item type, an item id): eight
+/// bytes at a time in a plain word, as memchr's set-up costs more than it saves on a dozen bytes,
+/// and a byte loop's exit is a branch mispredicted on every line.
 fn short_find_quote(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'"')
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    let mut at = 0;
+    while let Some(chunk) = s.get(at..at + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+        // The bytes equal to `"` become zero; the lowest flagged byte is the first zero byte
+        // (flags above it may be false, and are never looked at).
+        let x = u64::from_le_bytes(chunk) ^ QUOTES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    s[at..].iter().position(|&b| b == b'"').map(|i| at + i)
 }
 
 /// The item type from codex's usual layout, if the line has it.
@@ -303,6 +318,29 @@ impl<'a> CodexLine<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_find_quote_finds_the_first_quote() {
+        let mut seed = 0x9e37_79b9_u32;
+        for len in 0..40 {
+            for _ in 0..50 {
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        // Quotes, bytes next to a quote in value, and high bytes.
+                        [b'"', b'!', b'#', 0x00, 0xa2, b'a', b'_', b'1'][(seed % 8) as usize]
+                    })
+                    .collect();
+                assert_eq!(
+                    super::short_find_quote(&s),
+                    s.iter().position(|&b| b == b'"'),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
