@@ -223,20 +223,18 @@ fn for_each_newline(haystack: &[u8], mut f: impl FnMut(usize) -> ControlFlow<()>
     }
 }
 
-/// [`newlines_avx2`] with one 64-byte compare per block, straight into the bit mask.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
-unsafe fn newlines_avx512(haystack: &[u8], f: &mut impl FnMut(usize) -> ControlFlow<()>) {
-    use std::arch::x86_64::{
-        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
-    };
-    let newline = _mm512_set1_epi8(b'\n' as i8);
+/// What the SIMD searches share: one call per set bit of each 64-byte block's newline mask (as
+/// `block_mask` computes it), then a plain loop over the tail shorter than a block. Inlined into
+/// each search, so `block_mask` is compiled with that search's instructions.
+#[inline(always)]
+fn newlines_by_block(
+    haystack: &[u8],
+    f: &mut impl FnMut(usize) -> ControlFlow<()>,
+    mut block_mask: impl FnMut(&[u8; 64]) -> u64,
+) {
     let mut at = 0;
-    while at + 64 <= haystack.len() {
-        let block = &haystack[at..at + 64];
-        // SAFETY: the load reads the 64 bytes of `block` (unaligned loads are allowed).
-        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
-        let mut mask = _mm512_cmpeq_epi8_mask(bytes, newline);
+    while let Some(block) = haystack.get(at..).and_then(|rest| rest.first_chunk::<64>()) {
+        let mut mask = block_mask(block);
         while mask != 0 {
             if f(at + mask.trailing_zeros() as usize).is_break() {
                 return;
@@ -252,6 +250,21 @@ unsafe fn newlines_avx512(haystack: &[u8], f: &mut impl FnMut(usize) -> ControlF
     }
 }
 
+/// [`newlines_avx2`] with one 64-byte compare per block, straight into the bit mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn newlines_avx512(haystack: &[u8], f: &mut impl FnMut(usize) -> ControlFlow<()>) {
+    use std::arch::x86_64::{
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
+    };
+    let newline = _mm512_set1_epi8(b'\n' as i8);
+    newlines_by_block(haystack, f, |block| {
+        // SAFETY: the load reads the 64 bytes of `block` (unaligned loads are allowed).
+        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        _mm512_cmpeq_epi8_mask(bytes, newline)
+    });
+}
+
 /// One pass over the batch, 64 bytes at a time: a bit mask of the newlines in each block, then
 /// one call per set bit. A search per line (memchr) pays its set-up once per line; lines are a
 /// few hundred bytes, so that set-up was most of the cost.
@@ -262,9 +275,7 @@ unsafe fn newlines_avx2(haystack: &[u8], f: &mut impl FnMut(usize) -> ControlFlo
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
     };
     let newline = _mm256_set1_epi8(b'\n' as i8);
-    let mut at = 0;
-    while at + 64 <= haystack.len() {
-        let block = &haystack[at..at + 64];
+    newlines_by_block(haystack, f, |block| {
         // SAFETY: both loads read 32 bytes inside `block` (unaligned loads are allowed).
         let (lo, hi) = unsafe {
             (
@@ -274,20 +285,8 @@ unsafe fn newlines_avx2(haystack: &[u8], f: &mut impl FnMut(usize) -> ControlFlo
         };
         let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, newline)) as u32;
         let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, newline)) as u32;
-        let mut mask = u64::from(lo) | (u64::from(hi) << 32);
-        while mask != 0 {
-            if f(at + mask.trailing_zeros() as usize).is_break() {
-                return;
-            }
-            mask &= mask - 1;
-        }
-        at += 64;
-    }
-    for (i, &b) in haystack[at..].iter().enumerate() {
-        if b == b'\n' && f(at + i).is_break() {
-            return;
-        }
-    }
+        u64::from(lo) | (u64::from(hi) << 32)
+    });
 }
 
 fn handle_line(
