@@ -435,19 +435,26 @@ impl FileStore {
 
     /// Every session without its turn history (cheaper to read), most recently used first.
     pub fn list_summaries(&self) -> Result<Vec<SessionSummary>, StoreError> {
-        let mut all = self.read(|layout| match layout {
-            Layout::Absent => Ok(Vec::new()),
-            Layout::Single { with_shards } => {
-                self.single_with_shards(with_shards, StoreFile::list_summaries, |s| &s.name)
-            }
-            Layout::Sharded { .. } => self.shard_records(StoreFile::list_summaries),
-        })?;
+        let mut all = self.every(StoreFile::list_summaries, |s| &s.name)?;
         all.sort_by(|a, b| {
             b.updated_at
                 .cmp(&a.updated_at)
                 .then_with(|| a.name.cmp(&b.name))
         });
         Ok(all)
+    }
+
+    /// Every session, as `list` reads one file, from whatever layout is on disk (unsorted).
+    fn every<T>(
+        &self,
+        list: impl Fn(&StoreFile) -> Result<Vec<T>, StoreError>,
+        name_of: impl Fn(&T) -> &str,
+    ) -> Result<Vec<T>, StoreError> {
+        self.read(|layout| match layout {
+            Layout::Absent => Ok(Vec::new()),
+            Layout::Single { with_shards } => self.single_with_shards(with_shards, &list, &name_of),
+            Layout::Sharded { .. } => self.shard_records(&list),
+        })
     }
 }
 
@@ -465,13 +472,7 @@ impl SessionStore for FileStore {
     }
 
     fn list(&self) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut all = self.read(|layout| match layout {
-            Layout::Absent => Ok(Vec::new()),
-            Layout::Single { with_shards } => {
-                self.single_with_shards(with_shards, StoreFile::list, |r| &r.name)
-            }
-            Layout::Sharded { .. } => self.shard_records(StoreFile::list),
-        })?;
+        let mut all = self.every(StoreFile::list, |r| &r.name)?;
         super::sort_newest_first(&mut all);
         Ok(all)
     }
