@@ -3,66 +3,19 @@
 //!
 //! `live` renders every command's output, which is most of codex's stream. A general parser
 //! (serde, even borrowing) builds a value for every field and unescapes every string into a
-//! fresh buffer; this scanner only finds where the fields are, skips the rest with memchr, and
-//! unescapes what is printed once, into the buffer that goes to stderr. Anything it does not
-//! expect makes it answer `None`, and the renderer falls back to serde.
+//! fresh buffer; this scanner only finds where the fields are, checks each string in the same
+//! pass that finds its end, and unescapes what is printed once, into the buffer that goes to
+//! stderr. Anything it does not expect makes it answer `None`, and the renderer falls back to
+//! serde.
 
 /// A JSON string as it appears in the line: the bytes between its quotes, escapes intact.
+/// Those that [`hot_item`] and [`file_changes`] hand out are valid JSON strings: no raw
+/// control bytes, valid UTF-8, valid escapes. So what they show cannot carry a raw escape
+/// sequence to the terminal.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RawStr<'a>(pub &'a [u8]);
 
 impl<'a> RawStr<'a> {
-    /// Is this what a JSON string may hold between its quotes: no raw control bytes, valid
-    /// UTF-8, and only valid escapes (a `\\u` high surrogate followed by a low one)? What
-    /// passes is safe to show: a raw escape sequence cannot reach the terminal.
-    pub fn is_valid(self) -> bool {
-        // Ids, types, statuses and keys: a few plain ASCII bytes, checked in one short loop.
-        if self.0.len() <= 32
-            && self
-                .0
-                .iter()
-                .all(|&b| (0x20..0x80).contains(&b) && b != b'\\')
-        {
-            return true;
-        }
-        self.is_clean() && self.escapes_are_valid()
-    }
-
-    /// [`RawStr::is_valid`] but for the escapes, which [`RawStr::unescape_into_with`] checks
-    /// on the way: for strings that are printed.
-    pub fn is_clean(self) -> bool {
-        // Ids, types and statuses: a few plain ASCII bytes, checked in one short loop.
-        if self.0.len() <= 32 && self.0.iter().all(|&b| (0x20..0x80).contains(&b)) {
-            return true;
-        }
-        let (controls, non_ascii) = scan(self.0);
-        !controls && (!non_ascii || std::str::from_utf8(self.0).is_ok())
-    }
-
-    fn escapes_are_valid(self) -> bool {
-        let mut rest = self.0;
-        if memchr::memchr(b'\\', rest).is_none() {
-            return true;
-        }
-        while let Some(at) = memchr::memchr(b'\\', rest) {
-            let escape = &rest[at..];
-            let used = match escape.get(1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
-                Some(b'u') => match hex4(escape.get(2..6)) {
-                    Some(0xD800..=0xDBFF) => match (escape.get(6..8), hex4(escape.get(8..12))) {
-                        (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => 12,
-                        _ => return false,
-                    },
-                    Some(0xDC00..=0xDFFF) | None => return false,
-                    Some(_) => 6,
-                },
-                _ => return false,
-            };
-            rest = &escape[used..];
-        }
-        true
-    }
-
     /// The text as a `&str` when it needs no unescaping (ids, types, statuses, most commands).
     pub fn plain(self) -> Option<&'a str> {
         if memchr::memchr(b'\\', self.0).is_some() {
@@ -88,35 +41,49 @@ impl<'a> RawStr<'a> {
     ) -> bool {
         let mut valid = true;
         let mut rest = self.0;
-        while let Some(at) = memchr::memchr(b'\\', rest) {
-            out.extend_from_slice(&rest[..at]);
-            let escape = &rest[at..];
-            let used = match escape.get(1) {
-                Some(b'n') => {
-                    newline(out);
-                    2
-                }
-                Some(b't') => push(out, b'\t'),
-                Some(b'r') => push(out, b'\r'),
-                Some(b'"') => push(out, b'"'),
-                Some(b'\\') => push(out, b'\\'),
-                Some(b'/') => push(out, b'/'),
-                Some(b'b') => push(out, 0x08),
-                Some(b'f') => push(out, 0x0c),
-                Some(b'u') => {
-                    let (used, ok) = unicode_escape(escape, out);
-                    valid &= ok;
-                    used
-                }
-                _ => {
+        loop {
+            // The run up to the next backslash (a quote or control byte, which a checked
+            // string does not hold, is copied like any other byte).
+            let (run, _) = plain_run(rest);
+            out.extend_from_slice(&rest[..run]);
+            let escape = &rest[run..];
+            let used = match escape {
+                [] => break,
+                [b'\\', next, ..] => match next {
+                    b'n' => {
+                        newline(out);
+                        2
+                    }
+                    b't' => push(out, b'\t'),
+                    b'r' => push(out, b'\r'),
+                    b'"' => push(out, b'"'),
+                    b'\\' => push(out, b'\\'),
+                    b'/' => push(out, b'/'),
+                    b'b' => push(out, 0x08),
+                    b'f' => push(out, 0x0c),
+                    b'u' => {
+                        let (used, ok) = unicode_escape(escape, out);
+                        valid &= ok;
+                        used
+                    }
+                    _ => {
+                        valid = false;
+                        out.push(b'\\');
+                        1
+                    }
+                },
+                [b'\\'] => {
                     valid = false;
                     out.push(b'\\');
+                    1
+                }
+                [other, ..] => {
+                    out.push(*other);
                     1
                 }
             };
             rest = &escape[used.min(escape.len())..];
         }
-        out.extend_from_slice(rest);
         valid
     }
 
@@ -133,28 +100,106 @@ impl<'a> RawStr<'a> {
     }
 }
 
-/// Does `bytes` hold a control byte (< 0x20), a non-ASCII byte? One pass that the compiler
-/// can vectorise: eight bytes per word, flags or'ed together, no early exit.
-fn scan(bytes: &[u8]) -> (bool, bool) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte of `x` is below n (n <= 128) exactly when the high bit of
-    // (x - n*ONES) & !x is set in that byte, for the first such byte; any at all is what we ask.
-    let below = |x: u64, n: u64| x.wrapping_sub(n * ONES) & !x & HIGH;
-    let mut words = bytes.chunks_exact(8);
-    let (mut controls, mut high) = (0u64, 0u64);
-    for word in &mut words {
-        let mut le = [0u8; 8];
-        le.copy_from_slice(word);
-        let x = u64::from_le_bytes(le);
-        controls |= below(x, 0x20);
-        high |= x & HIGH;
+/// How many bytes at the start of `bytes` are plain string content, i.e. neither `"`, `\`
+/// nor a control byte (< 0x20), and whether a non-ASCII byte is among them. Every byte of
+/// every string `live` shows goes through here, mostly in runs of a few dozen bytes (an
+/// output has an escaped newline every line), so it is inlined and reads 16 bytes at a time
+/// with SSE2, which every x86-64 CPU has; a call to `memchr` per run cost more in set-up
+/// than in search.
+#[inline]
+fn plain_run(bytes: &[u8]) -> (usize, bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        plain_run_sse2(bytes)
     }
-    let rest = words.remainder();
-    (
-        controls != 0 || rest.iter().any(|&b| b < 0x20),
-        high != 0 || rest.iter().any(|&b| b >= 0x80),
-    )
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        plain_run_bytes(bytes, 0, false)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn plain_run_sse2(bytes: &[u8]) -> (usize, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    /// Bit i of the first mask: byte i is special; of the second: byte i is >= 0x80.
+    #[inline]
+    fn masks(block: __m128i) -> (u32, u32) {
+        // SAFETY: SSE2 is part of every x86-64 CPU; these only compute on registers.
+        unsafe {
+            let quote = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8));
+            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned).
+            let low = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(block, low), low);
+            let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+            (
+                _mm_movemask_epi8(special) as u32,
+                _mm_movemask_epi8(block) as u32,
+            )
+        }
+    }
+    let mut at = 0;
+    let mut high = 0;
+    while let Some(block) = bytes.get(at..at + 16) {
+        // SAFETY: `block` is 16 readable bytes; the load has no alignment requirement.
+        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(block.as_ptr().cast()) });
+        if special != 0 {
+            let run = special.trailing_zeros();
+            let before = (1u32 << run) - 1;
+            return (at + run as usize, (high | (non_ascii & before)) != 0);
+        }
+        high |= non_ascii;
+        at += 16;
+    }
+    if bytes.len() >= 16 && at < bytes.len() {
+        // The last bytes: one load that ends at the end, the bytes already seen masked off.
+        let from = bytes.len() - 16;
+        let seen = at - from;
+        // SAFETY: `bytes[from..]` is 16 readable bytes.
+        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(bytes[from..].as_ptr().cast()) });
+        let (special, non_ascii) = (special >> seen, non_ascii >> seen);
+        let run = special.trailing_zeros().min(16 - seen as u32);
+        let before = if run >= 16 {
+            u32::MAX
+        } else {
+            (1u32 << run) - 1
+        };
+        return (at + run as usize, (high | (non_ascii & before)) != 0);
+    }
+    plain_run_bytes(bytes, at, high != 0)
+}
+
+/// [`plain_run`] a byte at a time from `at`, for short strings and other CPUs.
+#[inline]
+fn plain_run_bytes(bytes: &[u8], at: usize, mut non_ascii: bool) -> (usize, bool) {
+    for (i, &b) in bytes.iter().enumerate().skip(at) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return (i, non_ascii);
+        }
+        non_ascii |= b >= 0x80;
+    }
+    (bytes.len(), non_ascii)
+}
+
+/// How many bytes the escape at the start of `escape` (a backslash) takes, if serde would
+/// accept it: one of `"\/bfnrt`, or `\uXXXX` that is not a lone surrogate.
+fn escape_len(escape: &[u8]) -> Option<usize> {
+    match escape.get(1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        b'u' => match hex4(escape.get(2..6))? {
+            0xD800..=0xDBFF => match (escape.get(6..8), hex4(escape.get(8..12))) {
+                (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => Some(12),
+                _ => None,
+            },
+            0xDC00..=0xDFFF => None,
+            _ => Some(6),
+        },
+        _ => None,
+    }
 }
 
 fn push(out: &mut Vec<u8>, byte: u8) -> usize {
@@ -162,7 +207,6 @@ fn push(out: &mut Vec<u8>, byte: u8) -> usize {
     2
 }
 
-/// `\uXXXX`, or a surrogate pair `\uD83D\uDE00`; returns the bytes used.
 /// `\uXXXX`, or a surrogate pair `\uD83D\uDE00`: the bytes used, and whether it was valid.
 fn unicode_escape(escape: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
     let Some(first) = hex4(escape.get(2..6)) else {
@@ -249,9 +293,9 @@ impl Field {
 
 /// The `item` object of an `item.*` line whose `"item":{` starts at `at`. `None` when the
 /// line is not exactly what serde would accept in codex's layout (then the caller parses it
-/// for real, so nothing is shown that serde would refuse): every kept string is checked as a
-/// JSON string (no raw control bytes, valid UTF-8, valid escapes), scalars are checked, a known
-/// key may appear once, and nothing may follow the item but the event's closing brace.
+/// for real, so nothing is shown that serde would refuse): every string is checked as a JSON
+/// string (no raw control bytes, valid UTF-8, valid escapes), scalars are checked, a known key
+/// may appear once, and nothing may follow the item but the event's closing brace.
 pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
     let mut pos = at + line.get(at..)?.strip_prefix(br#""item":{"#).map(|_| 8)?;
     let mut item = HotItem::default();
@@ -275,8 +319,8 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
                 if rest.first() != Some(&b'"') {
                     return None;
                 }
-                let (key, after_key) = string_at(line, pos)?;
-                if !key.is_valid() || line.get(after_key) != Some(&b':') {
+                let (_, after_key) = string_at(line, pos)?;
+                if line.get(after_key) != Some(&b':') {
                     return None;
                 }
                 (Field::Other, after_key + 1)
@@ -285,15 +329,6 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
         let value_end = match line.get(value_at)? {
             b'"' => {
                 let (value, end) = string_at(line, value_at)?;
-                // Printed strings have their escapes checked as they are unescaped.
-                let printed = matches!(field, Field::Text | Field::Command | Field::Output);
-                if !(if printed {
-                    value.is_clean()
-                } else {
-                    value.is_valid()
-                }) {
-                    return None;
-                }
                 match field {
                     Field::Id => item.id = value,
                     Field::Kind => item.kind = value,
@@ -429,16 +464,13 @@ pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
                 return None;
             }
             let (key, after_key) = string_at(array, pos)?;
-            if !key.is_valid() || array.get(after_key) != Some(&b':') {
+            if array.get(after_key) != Some(&b':') {
                 return None;
             }
             let value_at = after_key + 1;
             let end = match array.get(value_at)? {
                 b'"' => {
                     let (value, end) = string_at(array, value_at)?;
-                    if !value.is_valid() {
-                        return None;
-                    }
                     let slot = match key.0 {
                         b"path" => &mut path,
                         b"kind" => &mut kind,
@@ -472,24 +504,28 @@ pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
     }
 }
 
-/// The string whose opening quote is at `at`, and the position after its closing quote.
+/// The string whose opening quote is at `at`, and the position after its closing quote;
+/// `None` unless serde would accept it: no raw control bytes, valid escapes, valid UTF-8.
+/// One pass finds the end and checks the string on the way.
 fn string_at(line: &[u8], at: usize) -> Option<(RawStr<'_>, usize)> {
     let start = at + 1;
     let mut pos = start;
+    let mut non_ascii = false;
     loop {
-        // Search for quotes only (outputs have an escape every line, but few quotes); a quote
-        // preceded by an odd run of backslashes is escaped.
-        pos += memchr::memchr(b'"', line.get(pos..)?)?;
-        let backslashes = line[start..pos]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'\\')
-            .count();
-        if backslashes % 2 == 0 {
-            return Some((RawStr(&line[start..pos]), pos + 1));
+        let (run, high) = plain_run(line.get(pos..)?);
+        non_ascii |= high;
+        pos += run;
+        match line.get(pos)? {
+            b'"' => break,
+            b'\\' => pos += escape_len(&line[pos..])?,
+            _ => return None, // a raw control byte
         }
-        pos += 1;
     }
+    let raw = &line[start..pos];
+    if non_ascii && std::str::from_utf8(raw).is_err() {
+        return None;
+    }
+    Some((RawStr(raw), pos + 1))
 }
 
 /// The position after the object or array that starts at `at`.
@@ -523,6 +559,86 @@ mod tests {
         let mut out = Vec::new();
         RawStr(raw.as_bytes()).unescape_into(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    /// A xorshift generator: the same cases on every run, no dependency.
+    fn xorshift(seed: &mut u32) -> u32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 17;
+        *seed ^= *seed << 5;
+        *seed
+    }
+
+    #[test]
+    fn plain_run_matches_a_byte_loop() {
+        let alphabet = [b'a', b' ', b'"', b'\\', 0x01, 0x1f, 0x20, 0x7f, 0x80, 0xff];
+        let mut seed = 0x2545_f491;
+        for len in 0..100 {
+            for _ in 0..200 {
+                // Mostly plain bytes, so runs cross the 16-byte blocks and reach the tail.
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| match xorshift(&mut seed) % 40 {
+                        n @ 0..10 => alphabet[n as usize],
+                        n => b'a' + (n % 26) as u8,
+                    })
+                    .collect();
+                assert_eq!(
+                    plain_run(&bytes),
+                    plain_run_bytes(&bytes, 0, false),
+                    "{bytes:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn string_at_takes_exactly_the_strings_serde_takes() {
+        let pieces: [&[u8]; 16] = [
+            b"plain text ",
+            b"0123456789abcdef",
+            br"\n",
+            br#"\""#,
+            br"\\",
+            br"\/\b\f\r\t",
+            br"\u00e9",
+            br"\ud83d\ude00",
+            br"\ud800",
+            br"\udc00x",
+            br"\q",
+            "é中😀".as_bytes(),
+            b"\xff",
+            b"\xc3",
+            b"\x01",
+            b"\"",
+        ];
+        let mut seed = 0x9e37_79b9;
+        for _ in 0..20_000 {
+            let mut line = vec![b'"'];
+            for _ in 0..xorshift(&mut seed) % 12 {
+                // Mostly valid pieces, so that long valid strings are common.
+                let n = xorshift(&mut seed) as usize % 40;
+                line.extend_from_slice(pieces[if n < 16 { n } else { n % 8 }]);
+            }
+            line.extend_from_slice(br#""}"#);
+            let mut serde = serde_json::Deserializer::from_slice(&line).into_iter::<String>();
+            let expected = serde
+                .next()
+                .and_then(Result::ok)
+                .map(|s| (s, serde.byte_offset()));
+            let got = string_at(&line, 0).map(|(raw, end)| (unescaped_bytes(raw), end));
+            assert_eq!(
+                got,
+                expected.map(|(s, end)| (s.into_bytes(), end)),
+                "{}",
+                String::from_utf8_lossy(&line)
+            );
+        }
+    }
+
+    fn unescaped_bytes(raw: RawStr<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        assert!(raw.unescape_into_with(&mut out, |out| out.push(b'\n')));
+        out
     }
 
     #[test]
