@@ -3,6 +3,7 @@
 pub mod human;
 pub mod jsonl;
 mod rawjson;
+mod strscan;
 pub mod style;
 pub mod tee;
 

@@ -8,6 +8,8 @@
 //! stderr. Anything it does not expect makes it answer `None`, and the renderer falls back to
 //! serde.
 
+use super::strscan::{self, hex4, plain_run};
+
 /// A JSON string as it appears in the line: the bytes between its quotes, escapes intact.
 /// Those that [`hot_item`] and [`file_changes`] hand out are valid JSON strings: no raw
 /// control bytes, valid UTF-8, valid escapes. So what they show cannot carry a raw escape
@@ -100,108 +102,6 @@ impl<'a> RawStr<'a> {
     }
 }
 
-/// How many bytes at the start of `bytes` are plain string content, i.e. neither `"`, `\`
-/// nor a control byte (< 0x20), and whether a non-ASCII byte is among them. Every byte of
-/// every string `live` shows goes through here, mostly in runs of a few dozen bytes (an
-/// output has an escaped newline every line), so it is inlined and reads 16 bytes at a time
-/// with SSE2, which every x86-64 CPU has; a call to `memchr` per run cost more in set-up
-/// than in search.
-#[inline]
-fn plain_run(bytes: &[u8]) -> (usize, bool) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        plain_run_sse2(bytes)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        plain_run_bytes(bytes, 0, false)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn plain_run_sse2(bytes: &[u8]) -> (usize, bool) {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    /// Bit i of the first mask: byte i is special; of the second: byte i is >= 0x80.
-    #[inline]
-    fn masks(block: __m128i) -> (u32, u32) {
-        // SAFETY: SSE2 is part of every x86-64 CPU; these only compute on registers.
-        unsafe {
-            let quote = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8));
-            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned).
-            let low = _mm_set1_epi8(0x1f);
-            let control = _mm_cmpeq_epi8(_mm_max_epu8(block, low), low);
-            let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
-            (
-                _mm_movemask_epi8(special) as u32,
-                _mm_movemask_epi8(block) as u32,
-            )
-        }
-    }
-    let mut at = 0;
-    let mut high = 0;
-    while let Some(block) = bytes.get(at..at + 16) {
-        // SAFETY: `block` is 16 readable bytes; the load has no alignment requirement.
-        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(block.as_ptr().cast()) });
-        if special != 0 {
-            let run = special.trailing_zeros();
-            let before = (1u32 << run) - 1;
-            return (at + run as usize, (high | (non_ascii & before)) != 0);
-        }
-        high |= non_ascii;
-        at += 16;
-    }
-    if bytes.len() >= 16 && at < bytes.len() {
-        // The last bytes: one load that ends at the end, the bytes already seen masked off.
-        let from = bytes.len() - 16;
-        let seen = at - from;
-        // SAFETY: `bytes[from..]` is 16 readable bytes.
-        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(bytes[from..].as_ptr().cast()) });
-        let (special, non_ascii) = (special >> seen, non_ascii >> seen);
-        let run = special.trailing_zeros().min(16 - seen as u32);
-        let before = if run >= 16 {
-            u32::MAX
-        } else {
-            (1u32 << run) - 1
-        };
-        return (at + run as usize, (high | (non_ascii & before)) != 0);
-    }
-    plain_run_bytes(bytes, at, high != 0)
-}
-
-/// [`plain_run`] a byte at a time from `at`, for short strings and other CPUs.
-#[inline]
-fn plain_run_bytes(bytes: &[u8], at: usize, mut non_ascii: bool) -> (usize, bool) {
-    for (i, &b) in bytes.iter().enumerate().skip(at) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            return (i, non_ascii);
-        }
-        non_ascii |= b >= 0x80;
-    }
-    (bytes.len(), non_ascii)
-}
-
-/// How many bytes the escape at the start of `escape` (a backslash) takes, if serde would
-/// accept it: one of `"\/bfnrt`, or `\uXXXX` that is not a lone surrogate.
-fn escape_len(escape: &[u8]) -> Option<usize> {
-    match escape.get(1)? {
-        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
-        b'u' => match hex4(escape.get(2..6))? {
-            0xD800..=0xDBFF => match (escape.get(6..8), hex4(escape.get(8..12))) {
-                (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => Some(12),
-                _ => None,
-            },
-            0xDC00..=0xDFFF => None,
-            _ => Some(6),
-        },
-        _ => None,
-    }
-}
-
 fn push(out: &mut Vec<u8>, byte: u8) -> usize {
     out.push(byte);
     2
@@ -226,15 +126,6 @@ fn unicode_escape(escape: &[u8], out: &mut Vec<u8>) -> (usize, bool) {
     let mut utf8 = [0; 4];
     out.extend_from_slice(ch.unwrap_or('\u{FFFD}').encode_utf8(&mut utf8).as_bytes());
     (used, ch.is_some())
-}
-
-/// Exactly four hex digits (`from_str_radix` alone would take a sign).
-fn hex4(digits: Option<&[u8]>) -> Option<u32> {
-    let digits = digits?;
-    if digits.len() != 4 || !digits.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 /// The fields of an item that the live renderer draws from raw bytes.
@@ -505,27 +396,9 @@ pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
 }
 
 /// The string whose opening quote is at `at`, and the position after its closing quote;
-/// `None` unless serde would accept it: no raw control bytes, valid escapes, valid UTF-8.
-/// One pass finds the end and checks the string on the way.
+/// `None` unless serde would accept it (see [`strscan::string_at`]).
 fn string_at(line: &[u8], at: usize) -> Option<(RawStr<'_>, usize)> {
-    let start = at + 1;
-    let mut pos = start;
-    let mut non_ascii = false;
-    loop {
-        let (run, high) = plain_run(line.get(pos..)?);
-        non_ascii |= high;
-        pos += run;
-        match line.get(pos)? {
-            b'"' => break,
-            b'\\' => pos += escape_len(&line[pos..])?,
-            _ => return None, // a raw control byte
-        }
-    }
-    let raw = &line[start..pos];
-    if non_ascii && std::str::from_utf8(raw).is_err() {
-        return None;
-    }
-    Some((RawStr(raw), pos + 1))
+    strscan::string_at(line, at).map(|(raw, end)| (RawStr(raw), end))
 }
 
 /// The position after the object or array that starts at `at`.
@@ -559,86 +432,6 @@ mod tests {
         let mut out = Vec::new();
         RawStr(raw.as_bytes()).unescape_into(&mut out);
         String::from_utf8(out).unwrap()
-    }
-
-    /// A xorshift generator: the same cases on every run, no dependency.
-    fn xorshift(seed: &mut u32) -> u32 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 17;
-        *seed ^= *seed << 5;
-        *seed
-    }
-
-    #[test]
-    fn plain_run_matches_a_byte_loop() {
-        let alphabet = [b'a', b' ', b'"', b'\\', 0x01, 0x1f, 0x20, 0x7f, 0x80, 0xff];
-        let mut seed = 0x2545_f491;
-        for len in 0..100 {
-            for _ in 0..200 {
-                // Mostly plain bytes, so runs cross the 16-byte blocks and reach the tail.
-                let bytes: Vec<u8> = (0..len)
-                    .map(|_| match xorshift(&mut seed) % 40 {
-                        n @ 0..10 => alphabet[n as usize],
-                        n => b'a' + (n % 26) as u8,
-                    })
-                    .collect();
-                assert_eq!(
-                    plain_run(&bytes),
-                    plain_run_bytes(&bytes, 0, false),
-                    "{bytes:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn string_at_takes_exactly_the_strings_serde_takes() {
-        let pieces: [&[u8]; 16] = [
-            b"plain text ",
-            b"0123456789abcdef",
-            br"\n",
-            br#"\""#,
-            br"\\",
-            br"\/\b\f\r\t",
-            br"\u00e9",
-            br"\ud83d\ude00",
-            br"\ud800",
-            br"\udc00x",
-            br"\q",
-            "é中😀".as_bytes(),
-            b"\xff",
-            b"\xc3",
-            b"\x01",
-            b"\"",
-        ];
-        let mut seed = 0x9e37_79b9;
-        for _ in 0..20_000 {
-            let mut line = vec![b'"'];
-            for _ in 0..xorshift(&mut seed) % 12 {
-                // Mostly valid pieces, so that long valid strings are common.
-                let n = xorshift(&mut seed) as usize % 40;
-                line.extend_from_slice(pieces[if n < 16 { n } else { n % 8 }]);
-            }
-            line.extend_from_slice(br#""}"#);
-            let mut serde = serde_json::Deserializer::from_slice(&line).into_iter::<String>();
-            let expected = serde
-                .next()
-                .and_then(Result::ok)
-                .map(|s| (s, serde.byte_offset()));
-            let got = string_at(&line, 0).map(|(raw, end)| (unescaped_bytes(raw), end));
-            assert_eq!(
-                got,
-                expected.map(|(s, end)| (s.into_bytes(), end)),
-                "{}",
-                String::from_utf8_lossy(&line)
-            );
-        }
-    }
-
-    fn unescaped_bytes(raw: RawStr<'_>) -> Vec<u8> {
-        let mut out = Vec::new();
-        assert!(raw.unescape_into_with(&mut out, |out| out.push(b'\n')));
-        out
     }
 
     #[test]

@@ -1,0 +1,434 @@
+//! Finding and checking JSON strings in a line, a block of bytes at a time: the inner loop of
+//! `live`, which looks at every byte of every string codex sends (most of a stream is command
+//! output).
+//!
+//! A string is scanned 64 bytes at a time, as simdjson does: one bit mask per kind of byte
+//! (quote, backslash, control, non-ASCII), then plain integer arithmetic on the masks finds
+//! which bytes a backslash escapes and where the closing quote is. An output has an escaped
+//! newline every line; stopping at each escape, as a byte-by-byte scanner does, cost a
+//! mispredicted branch every few dozen bytes.
+
+/// The string whose opening quote is at `at` in `line`: the bytes between its quotes and the
+/// position after the closing quote. `None` unless serde would accept it as a JSON string: no
+/// raw control bytes, valid escapes (no lone surrogates), valid UTF-8.
+pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let start = at + 1;
+    // Most strings (keys, ids, types, statuses) are short and plain: one look at their first
+    // 16 bytes finds their end.
+    let head = line.get(start..line.len().min(start + 16))?;
+    if let (run, non_ascii) = plain_run(head)
+        && head.get(run) == Some(&b'"')
+    {
+        let raw = &head[..run];
+        if non_ascii && std::str::from_utf8(raw).is_err() {
+            return None;
+        }
+        return Some((raw, start + run + 1));
+    }
+    let mut pos = start;
+    // Carried from one block to the next: whether its first byte is escaped by a backslash
+    // that ends the block before, and where the last escape checked by hand ends.
+    let mut escaped_carry = 0;
+    let mut checked_to = start;
+    let mut non_ascii = false;
+    loop {
+        let mut padded = [b' '; 64];
+        let block: &[u8; 64] = match line.get(pos..pos + 64) {
+            Some(block) => block.try_into().ok()?,
+            None => {
+                // The end of the line: the rest, padded with spaces (plain bytes). A string
+                // that does not end here does not end at all.
+                let rest = line.get(pos..).filter(|rest| !rest.is_empty())?;
+                padded[..rest.len()].copy_from_slice(rest);
+                &padded
+            }
+        };
+        let masks = Masks::of(block);
+        let escaped = escaped_bytes(masks.backslash, &mut escaped_carry);
+        let quotes = masks.quote & !escaped;
+        // The bytes of this block that belong to the string: those before the closing quote.
+        let inside = quotes.wrapping_sub(1) & !quotes;
+        if masks.control & inside != 0 {
+            return None;
+        }
+        non_ascii |= masks.high & inside != 0;
+        // `\"`, `\\` and `\n` are most escapes; the others are checked one by one.
+        let others = escaped & inside & !(masks.quote | masks.backslash | masks.letter_n);
+        if others != 0 {
+            checked_to = check_escapes(line, pos, others, checked_to)?;
+        }
+        if quotes != 0 {
+            let end = pos + quotes.trailing_zeros() as usize;
+            let raw = &line[start..end];
+            if non_ascii && std::str::from_utf8(raw).is_err() {
+                return None;
+            }
+            return Some((raw, end + 1));
+        }
+        pos += 64;
+    }
+}
+
+/// How many bytes at the start of `bytes` are plain string content, i.e. neither `"`, `\`
+/// nor a control byte (< 0x20), and whether a non-ASCII byte is among them. Every byte of
+/// every string `live` shows goes through here, mostly in runs of a few dozen bytes (an
+/// output has an escaped newline every line), so it is inlined and reads 16 bytes at a time
+/// with SSE2, which every x86-64 CPU has; a call to `memchr` per run cost more in set-up
+/// than in search.
+#[inline]
+pub(super) fn plain_run(bytes: &[u8]) -> (usize, bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        plain_run_sse2(bytes)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        plain_run_bytes(bytes, 0, false)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn plain_run_sse2(bytes: &[u8]) -> (usize, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    /// Bit i of the first mask: byte i is special; of the second: byte i is >= 0x80.
+    #[inline]
+    fn masks(block: __m128i) -> (u32, u32) {
+        // SAFETY: SSE2 is part of every x86-64 CPU; these only compute on registers.
+        unsafe {
+            let quote = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8));
+            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned).
+            let low = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(block, low), low);
+            let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+            (
+                _mm_movemask_epi8(special) as u32,
+                _mm_movemask_epi8(block) as u32,
+            )
+        }
+    }
+    let mut at = 0;
+    let mut high = 0;
+    while let Some(block) = bytes.get(at..at + 16) {
+        // SAFETY: `block` is 16 readable bytes; the load has no alignment requirement.
+        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(block.as_ptr().cast()) });
+        if special != 0 {
+            let run = special.trailing_zeros();
+            let before = (1u32 << run) - 1;
+            return (at + run as usize, (high | (non_ascii & before)) != 0);
+        }
+        high |= non_ascii;
+        at += 16;
+    }
+    if bytes.len() >= 16 && at < bytes.len() {
+        // The last bytes: one load that ends at the end, the bytes already seen masked off.
+        let from = bytes.len() - 16;
+        let seen = at - from;
+        // SAFETY: `bytes[from..]` is 16 readable bytes.
+        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(bytes[from..].as_ptr().cast()) });
+        let (special, non_ascii) = (special >> seen, non_ascii >> seen);
+        let run = special.trailing_zeros().min(16 - seen as u32);
+        let before = if run >= 16 {
+            u32::MAX
+        } else {
+            (1u32 << run) - 1
+        };
+        return (at + run as usize, (high | (non_ascii & before)) != 0);
+    }
+    plain_run_bytes(bytes, at, high != 0)
+}
+
+/// [`plain_run`] a byte at a time from `at`, for short strings and other CPUs.
+#[inline]
+fn plain_run_bytes(bytes: &[u8], at: usize, mut non_ascii: bool) -> (usize, bool) {
+    for (i, &b) in bytes.iter().enumerate().skip(at) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return (i, non_ascii);
+        }
+        non_ascii |= b >= 0x80;
+    }
+    (bytes.len(), non_ascii)
+}
+
+/// Check the escapes whose second byte is at a set bit of `bits` (bit i: `line[pos + i]`), the
+/// backslash before it; those that end before `checked_to` were checked as part of the one
+/// before (the second half of a surrogate pair). Returns where the last one checked ends.
+fn check_escapes(line: &[u8], pos: usize, mut bits: u64, mut checked_to: usize) -> Option<usize> {
+    while bits != 0 {
+        let backslash = pos + bits.trailing_zeros() as usize - 1;
+        bits &= bits - 1;
+        if backslash >= checked_to {
+            checked_to = backslash + escape_len(&line[backslash..])?;
+        }
+    }
+    Some(checked_to)
+}
+
+/// How many bytes the escape at the start of `escape` (a backslash) takes, if serde would
+/// accept it: one of `"\/bfnrt`, or `\uXXXX` that is not a lone surrogate.
+pub(super) fn escape_len(escape: &[u8]) -> Option<usize> {
+    match escape.get(1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        b'u' => match hex4(escape.get(2..6))? {
+            0xD800..=0xDBFF => match (escape.get(6..8), hex4(escape.get(8..12))) {
+                (Some(b"\\u"), Some(0xDC00..=0xDFFF)) => Some(12),
+                _ => None,
+            },
+            0xDC00..=0xDFFF => None,
+            _ => Some(6),
+        },
+        _ => None,
+    }
+}
+
+/// Exactly four hex digits (`from_str_radix` alone would take a sign).
+pub(super) fn hex4(digits: Option<&[u8]>) -> Option<u32> {
+    let digits = digits?;
+    if digits.len() != 4 || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+}
+
+/// The bytes that a backslash escapes, given where the backslashes are. A run of backslashes
+/// escapes every second byte from its start, and the byte after it if the run is odd; a run
+/// may begin in an earlier block, which `carry` (0 or 1: is this block's first byte escaped?)
+/// passes on. This is simdjson's branch-free method: adding the odd-position run starts to the
+/// backslash mask carries each such run to its end.
+fn escaped_bytes(backslash: u64, carry: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    // An escaped first byte is not the start of an escape, even if it is a backslash.
+    let backslash = backslash & !*carry;
+    let follows_backslash = (backslash << 1) | *carry;
+    let odd_starts = backslash & !EVEN & !follows_backslash;
+    let (runs_from_even, overflow) = odd_starts.overflowing_add(backslash);
+    *carry = u64::from(overflow);
+    (EVEN ^ (runs_from_even << 1)) & follows_backslash
+}
+
+/// Bit i of each mask stands for byte i of a 64-byte block.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Masks {
+    quote: u64,
+    backslash: u64,
+    /// Bytes below 0x20, which a JSON string may not hold raw.
+    control: u64,
+    /// Bytes 0x80 and above: the string needs a UTF-8 check.
+    high: u64,
+    /// `n`: after a backslash, the newline that outputs are full of.
+    letter_n: u64,
+}
+
+impl Masks {
+    #[cfg(target_arch = "x86_64")]
+    fn of(block: &[u8; 64]) -> Masks {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        let mut masks = Masks::default();
+        for (i, part) in block.chunks_exact(16).enumerate() {
+            let shift = 16 * i;
+            // SAFETY: `part` is 16 readable bytes (the load needs no alignment), and SSE2 is
+            // part of every x86-64 CPU.
+            unsafe {
+                let bytes = _mm_loadu_si128(part.as_ptr().cast());
+                let eq = |byte: u8| {
+                    let mask = _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(byte as i8)));
+                    u64::from(mask as u16) << shift
+                };
+                masks.quote |= eq(b'"');
+                masks.backslash |= eq(b'\\');
+                masks.letter_n |= eq(b'n');
+                // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned).
+                let low = _mm_set1_epi8(0x1f);
+                let control = _mm_cmpeq_epi8(_mm_max_epu8(bytes, low), low);
+                masks.control |= u64::from(_mm_movemask_epi8(control) as u16) << shift;
+                masks.high |= u64::from(_mm_movemask_epi8(bytes) as u16) << shift;
+            }
+        }
+        masks
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn of(block: &[u8; 64]) -> Masks {
+        let mut masks = Masks::default();
+        for (i, &b) in block.iter().enumerate() {
+            let bit = 1u64 << i;
+            let set = |mask: &mut u64, yes: bool| *mask |= if yes { bit } else { 0 };
+            set(&mut masks.quote, b == b'"');
+            set(&mut masks.backslash, b == b'\\');
+            set(&mut masks.letter_n, b == b'n');
+            set(&mut masks.control, b < 0x20);
+            set(&mut masks.high, b >= 0x80);
+        }
+        masks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A xorshift generator: the same cases on every run, no dependency.
+    fn xorshift(seed: &mut u32) -> u32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 17;
+        *seed ^= *seed << 5;
+        *seed
+    }
+
+    /// Which bytes a backslash escapes, the slow and obvious way.
+    fn escaped_by_hand(bytes: &[u8]) -> Vec<bool> {
+        let mut escaped = vec![false; bytes.len()];
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                escaped[i + 1] = true;
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        escaped
+    }
+
+    #[test]
+    fn finds_escaped_bytes_across_blocks() {
+        let mut seed = 0x1234_5678;
+        for _ in 0..2_000 {
+            // Runs of backslashes of every length, across block edges.
+            let bytes: Vec<u8> = (0..256)
+                .map(|_| match xorshift(&mut seed) % 4 {
+                    0 => b'x',
+                    _ => b'\\',
+                })
+                .collect();
+            let expected = escaped_by_hand(&bytes);
+            let mut carry = 0;
+            for (b, block) in bytes.chunks_exact(64).enumerate() {
+                let block: &[u8; 64] = block.try_into().unwrap();
+                let escaped = escaped_bytes(Masks::of(block).backslash, &mut carry);
+                for i in 0..64 {
+                    assert_eq!(escaped >> i & 1 == 1, expected[64 * b + i], "{b} {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn masks_match_a_byte_loop() {
+        let mut seed = 0x2545_f491;
+        for _ in 0..2_000 {
+            let block: [u8; 64] = std::array::from_fn(|_| xorshift(&mut seed) as u8);
+            let mut expected = Masks::default();
+            for (i, &b) in block.iter().enumerate() {
+                let bit = 1u64 << i;
+                expected.quote |= if b == b'"' { bit } else { 0 };
+                expected.backslash |= if b == b'\\' { bit } else { 0 };
+                expected.letter_n |= if b == b'n' { bit } else { 0 };
+                expected.control |= if b < 0x20 { bit } else { 0 };
+                expected.high |= if b >= 0x80 { bit } else { 0 };
+            }
+            assert_eq!(Masks::of(&block), expected);
+        }
+    }
+
+    #[test]
+    fn plain_run_matches_a_byte_loop() {
+        let alphabet = [b'a', b' ', b'"', b'\\', 0x01, 0x1f, 0x20, 0x7f, 0x80, 0xff];
+        let mut seed = 0x2545_f491;
+        for len in 0..100 {
+            for _ in 0..200 {
+                // Mostly plain bytes, so runs cross the 16-byte blocks and reach the tail.
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| match xorshift(&mut seed) % 40 {
+                        n @ 0..10 => alphabet[n as usize],
+                        n => b'a' + (n % 26) as u8,
+                    })
+                    .collect();
+                assert_eq!(
+                    plain_run(&bytes),
+                    plain_run_bytes(&bytes, 0, false),
+                    "{bytes:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn takes_exactly_the_strings_serde_takes() {
+        let pieces: [&[u8]; 20] = [
+            b"plain text ",
+            b"0123456789abcdef",
+            br"\n",
+            br#"\""#,
+            br"\\",
+            br"\/\b\f\r\t",
+            br"\u00e9",
+            br"\ud83d\ude00",
+            br"\\\\\\\n",
+            br"\\\",
+            br"\ud800",
+            br"\udc00x",
+            br"\q",
+            "é中😀".as_bytes(),
+            br"\u12",
+            b"\xff",
+            b"\xc3",
+            b"\x01",
+            b"\x7f",
+            b"\"",
+        ];
+        let mut seed = 0x9e37_79b9;
+        let (mut taken, mut refused) = (0, 0);
+        for _ in 0..30_000 {
+            let mut line = b"{\"k\":\"".to_vec();
+            for _ in 0..xorshift(&mut seed) % 40 {
+                // Mostly valid pieces, so that long valid strings are common.
+                let n = xorshift(&mut seed) as usize % 100;
+                line.extend_from_slice(pieces[if n < 20 { n } else { n % 9 }]);
+            }
+            line.extend_from_slice(br#""}"#);
+            let at = 5;
+            let mut serde = serde_json::Deserializer::from_slice(&line[at..]).into_iter::<String>();
+            let expected = serde
+                .next()
+                .and_then(Result::ok)
+                .map(|s| (s, at + serde.byte_offset()));
+            let got = string_at(&line, at).map(|(raw, end)| {
+                let mut text = Vec::new();
+                assert!(
+                    super::super::rawjson::RawStr(raw)
+                        .unescape_into_with(&mut text, |text| text.push(b'\n'))
+                );
+                (String::from_utf8(text).unwrap(), end)
+            });
+            assert_eq!(got, expected, "{}", String::from_utf8_lossy(&line));
+            if got.is_some() {
+                taken += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        // Both answers are common, so both are tested.
+        assert!(taken > 5_000 && refused > 5_000, "{taken} {refused}");
+    }
+
+    #[test]
+    fn a_string_that_does_not_end_is_refused() {
+        for len in 0..200 {
+            let mut line = vec![b'"'];
+            line.extend(std::iter::repeat_n(b'a', len));
+            assert_eq!(string_at(&line, 0), None);
+            line.push(b'\\');
+            line.push(b'"');
+            assert_eq!(string_at(&line, 0), None);
+            line.push(b'"');
+            assert_eq!(string_at(&line, 0), Some((&line[1..len + 3], len + 4)));
+        }
+    }
+}
