@@ -30,7 +30,9 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
     // that ends the block before, and where the last escape checked by hand ends.
     let mut escaped_carry = 0;
     let mut checked_to = start;
-    let mut non_ascii = false;
+    // Where the first non-ASCII byte is: the UTF-8 check starts there (what comes before is
+    // ASCII, so it starts on a character).
+    let mut first_non_ascii = None;
     loop {
         let mut padded = [b' '; 64];
         let block: &[u8; 64] = match line.get(pos..pos + 64) {
@@ -51,7 +53,10 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
         if masks.control & inside != 0 {
             return None;
         }
-        non_ascii |= masks.high & inside != 0;
+        let high = masks.high & inside;
+        if high != 0 && first_non_ascii.is_none() {
+            first_non_ascii = Some(pos + high.trailing_zeros() as usize);
+        }
         // `\"`, `\\` and `\n` are most escapes; the others are checked one by one.
         let others = escaped & inside & !(masks.quote | masks.backslash | masks.letter_n);
         if others != 0 {
@@ -59,11 +64,12 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
         }
         if quotes != 0 {
             let end = pos + quotes.trailing_zeros() as usize;
-            let raw = &line[start..end];
-            if non_ascii && std::str::from_utf8(raw).is_err() {
+            if let Some(from) = first_non_ascii
+                && std::str::from_utf8(&line[from..end]).is_err()
+            {
                 return None;
             }
-            return Some((raw, end + 1));
+            return Some((&line[start..end], end + 1));
         }
         pos += 64;
     }
