@@ -46,6 +46,8 @@ pub struct HumanRenderer {
     scratch: Vec<u8>,
     /// Where the last lines of a block being written end (see [`Self::raw_block`]).
     line_ends: std::collections::VecDeque<usize>,
+    /// What ends one line of a block and opens the next (see [`Self::raw_block`]).
+    line_break: Vec<u8>,
 }
 
 /// A command's output: still escaped, or text already.
@@ -182,6 +184,7 @@ impl HumanRenderer {
             },
             scratch: Vec::new(),
             line_ends: std::collections::VecDeque::new(),
+            line_break: Vec::new(),
         }
     }
 
@@ -303,24 +306,32 @@ impl HumanRenderer {
             pending,
             codes,
             line_ends,
+            line_break,
             ..
         } = self;
         let codes = match tone {
             Tone::Plain => &codes.plain,
             Tone::Dimmed => &codes.dimmed,
         };
+        // Between two lines: the first one's colour end and newline, the second one's indent
+        // and colour start, written with one copy (most lines of an output are short).
+        line_break.clear();
+        line_break.extend_from_slice(codes.suffix.as_bytes());
+        line_break.push(b'\n');
+        line_break.extend_from_slice(indent.as_bytes());
+        line_break.extend_from_slice(codes.prefix.as_bytes());
+        let opening = indent.len() + codes.prefix.len();
         let start = pending.len();
         // With a tail of n: where the last n + 1 lines in `pending` end, how many lines were
         // written, and how many of them are still in `pending`.
         line_ends.clear();
         let (mut lines, mut kept) = (0usize, 0usize);
-        let mut end_line = |pending: &mut Vec<u8>, text_start: &mut usize| {
-            pending.extend_from_slice(codes.suffix.as_bytes());
-            pending.push(b'\n');
+        // A line ended at `end` (just after its newline).
+        let mut line_ended = |pending: &mut Vec<u8>, end: usize, text_start: &mut usize| {
             lines += 1;
             kept += 1;
             let Some(n) = tail else { return };
-            line_ends.push_back(pending.len());
+            line_ends.push_back(end);
             if line_ends.len() > n + 1 {
                 line_ends.pop_front();
             }
@@ -334,27 +345,27 @@ impl HumanRenderer {
                 kept = n;
             }
         };
-        let open_line = |pending: &mut Vec<u8>| {
-            pending.extend_from_slice(indent.as_bytes());
-            pending.extend_from_slice(codes.prefix.as_bytes());
-            pending.len()
-        };
+        pending.extend_from_slice(indent.as_bytes());
+        pending.extend_from_slice(codes.prefix.as_bytes());
         // Where the open line's text begins, for `str::lines`' one rule that needs it: a `\r`
         // right before the `\n` is not part of the line.
-        let mut text_start = open_line(pending);
+        let mut text_start = pending.len();
         let valid = raw.unescape_into_with(pending, |pending| {
             if pending.len() > text_start && pending.last() == Some(&b'\r') {
                 pending.pop();
             }
-            end_line(pending, &mut text_start);
-            text_start = open_line(pending);
+            pending.extend_from_slice(line_break);
+            text_start = pending.len();
+            line_ended(pending, text_start - opening, &mut text_start);
         });
         // No line after a final newline (or in an empty text): drop the one just opened.
         if pending.len() == text_start {
-            let opened = indent.len() + codes.prefix.len();
-            pending.truncate(text_start - opened);
+            pending.truncate(text_start - opening);
         } else {
-            end_line(pending, &mut text_start);
+            pending.extend_from_slice(codes.suffix.as_bytes());
+            pending.push(b'\n');
+            let end = pending.len();
+            line_ended(pending, end, &mut text_start);
         }
         let Some(n) = tail.filter(|&n| lines > n) else {
             return valid;
