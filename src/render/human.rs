@@ -934,7 +934,10 @@ fn display_command_bytes(command: &[u8]) -> Cow<'_, [u8]> {
             let Some(inner) = rest.strip_prefix(b"'").and_then(|r| r.strip_suffix(b"'")) else {
                 return Cow::Borrowed(rest);
             };
-            if memchr::memmem::find(inner, QUOTED_QUOTE).is_none() {
+            // No `'` at all is the common case, and memchr answers it without memmem's set-up.
+            if memchr::memchr(b'\'', inner).is_none()
+                || memchr::memmem::find(inner, QUOTED_QUOTE).is_none()
+            {
                 return Cow::Borrowed(inner);
             }
             let mut out = Vec::with_capacity(inner.len());
