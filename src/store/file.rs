@@ -364,8 +364,9 @@ impl StoreFile {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // A symlink to nothing (a folder not mounted yet?) is not an empty store: a write
-                // would replace the link.
-                if fs::symlink_metadata(&self.path).is_ok() {
+                // would replace the link. (Anything else found now was written since the open,
+                // by a writer this read came before.)
+                if is_dangling_symlink(&self.path) {
                     return Err(self.unreadable("it is a symlink to a file that does not exist"));
                 }
                 return Ok(None);
@@ -717,6 +718,12 @@ impl SessionStore for StoreFile {
             Ok(((added, skipped), changed))
         })
     }
+}
+
+/// Is `path` a symlink whose target does not exist?
+pub(super) fn is_dangling_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
+        && fs::metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::file::{FORMAT_NAME, HEADER, StoreFile, write_atomically};
+use super::file::{self, FORMAT_NAME, HEADER, StoreFile, write_atomically};
 use super::{FORMAT_VERSION, SessionRecord, SessionStore, SessionSummary, StoreError};
 
 /// How many shards. Part of the format: a session's shard is found from its name alone.
@@ -178,13 +178,14 @@ impl FileStore {
                 reason: "not a folder (it should hold the session shards)".into(),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if fs::symlink_metadata(&self.dir).is_ok() {
+                if file::is_dangling_symlink(&self.dir) {
                     return Err(StoreError::Unreadable {
                         path: self.dir.clone(),
                         reason: "a symlink to nothing (it should hold the session shards)".into(),
                     });
                 }
-                Ok(false)
+                // Nothing there, or the folder a split has made since the first look.
+                Ok(fs::metadata(&self.dir).is_ok_and(|meta| meta.is_dir()))
             }
             Err(e) => Err(Self::io_err(&self.dir, e)),
         }
