@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use owo_colors::OwoColorize;
 
 use super::rawjson::{self, RawStr};
+use super::safe::terminal_safe as safe;
 use super::style::Styles;
 use super::{Renderer, Report};
 use crate::client::events::{ItemDetails, ThreadEvent, ThreadItem, is_reconnect_message};
@@ -233,6 +234,7 @@ impl HumanRenderer {
     /// Queue `text` with `indent` before every line, wrapped to the terminal width (if known).
     /// Written straight into the pending buffer: this runs for every message and command output.
     fn block(&mut self, indent: &str, text: &str, style: owo_colors::Style) {
+        let text = safe(text);
         let avail = self
             .width
             .map(|w| w.saturating_sub(indent.chars().count()).max(20));
@@ -256,7 +258,7 @@ impl HumanRenderer {
             ThreadEvent::ThreadStarted { thread_id } => {
                 self.line(&format!(
                     "{}",
-                    format!("thread {thread_id}").style(s.dimmed)
+                    format!("thread {}", safe(thread_id)).style(s.dimmed)
                 ));
             }
             ThreadEvent::TurnStarted {} => self.activity("thinking"),
@@ -266,7 +268,8 @@ impl HumanRenderer {
             }
             ThreadEvent::ItemCompleted { item } => self.render_item_completed(item),
             ThreadEvent::Error { message } => {
-                if is_reconnect_message(message) {
+                let message = safe(message);
+                if is_reconnect_message(&message) {
                     self.line(&format!(
                         "{} {}",
                         "⟳".style(s.yellow),
@@ -347,13 +350,10 @@ impl HumanRenderer {
         };
         pending.extend_from_slice(indent.as_bytes());
         pending.extend_from_slice(codes.prefix.as_bytes());
-        // Where the open line's text begins, for `str::lines`' one rule that needs it: a `\r`
-        // right before the `\n` is not part of the line.
+        // Where the open line's text begins. (A `\r` is not shown as it is, so there is no CRLF
+        // line end to take care of here: the text goes to the general path.)
         let mut text_start = pending.len();
         let valid = raw.unescape_into_with(pending, |pending| {
-            if pending.len() > text_start && pending.last() == Some(&b'\r') {
-                pending.pop();
-            }
             pending.extend_from_slice(line_break);
             text_start = pending.len();
             line_ended(pending, text_start - opening, &mut text_start);
@@ -469,7 +469,12 @@ impl HumanRenderer {
         let output = Output::Text(output);
         self.command_completed_bytes(
             id.as_bytes(),
-            || Some(Cow::Borrowed(command.as_bytes())),
+            || {
+                Some(match safe(command) {
+                    Cow::Borrowed(command) => Cow::Borrowed(command.as_bytes()),
+                    Cow::Owned(command) => Cow::Owned(command.into_bytes()),
+                })
+            },
             output,
             exit_code,
             failed,
@@ -621,7 +626,12 @@ impl HumanRenderer {
                 _ => s.yellow,
             };
             let kind = if kind.is_empty() { "update" } else { kind };
-            self.line(&format!("{} {path}", format!("{kind:<6}").style(style)));
+            let line = format!(
+                "{} {}",
+                format!("{:<6}", safe(kind)).style(style),
+                safe(path)
+            );
+            self.line(&line);
         }
         if failed {
             self.line(&format!("  {}", "✗ patch failed".style(s.red)));
@@ -632,12 +642,14 @@ impl HumanRenderer {
     fn render_item_started(&mut self, item: &ThreadItem) {
         match &item.details {
             ItemDetails::CommandExecution { command, .. } => {
-                self.command_started(item.id.as_bytes(), command.as_bytes())
+                self.command_started(item.id.as_bytes(), safe(command).as_bytes())
             }
             ItemDetails::McpToolCall { server, tool, .. } => {
-                self.activity(&format!("calling {server}.{tool}"));
+                self.activity(&format!("calling {}.{}", safe(server), safe(tool)));
             }
-            ItemDetails::WebSearch { query } => self.activity(&format!("searching: {query}")),
+            ItemDetails::WebSearch { query } => {
+                self.activity(&format!("searching: {}", safe(query)))
+            }
             ItemDetails::FileChange { .. } => self.activity("editing files"),
             _ => {}
         }
@@ -667,18 +679,20 @@ impl HumanRenderer {
             } => {
                 let style = if status == "failed" { s.red } else { s.green };
                 let mut text = format!(
-                    "{} {server}.{tool} {}",
+                    "{} {}.{} {}",
                     "⚙".style(s.cyan),
-                    status.style(style)
+                    safe(server),
+                    safe(tool),
+                    safe(status).style(style)
                 );
                 if let Some(err) = error {
-                    text.push_str(&format!(": {}", err.message.style(s.red)));
+                    text.push_str(&format!(": {}", safe(&err.message).style(s.red)));
                 }
                 self.line(&text);
                 self.activity("thinking");
             }
             ItemDetails::WebSearch { query } => {
-                self.line(&format!("{} {query}", "web search:".style(s.cyan)));
+                self.line(&format!("{} {}", "web search:".style(s.cyan), safe(query)));
                 self.activity("thinking");
             }
             ItemDetails::TodoList { items } => {
@@ -690,11 +704,11 @@ impl HumanRenderer {
                     } else {
                         owo_colors::Style::new()
                     };
-                    self.line(&format!("  {mark} {}", todo.text.style(style)));
+                    self.line(&format!("  {mark} {}", safe(&todo.text).style(style)));
                 }
             }
             ItemDetails::Error { message } => {
-                self.line(&format!("{} {}", "warning:".style(s.yellow), message));
+                self.line(&format!("{} {}", "warning:".style(s.yellow), safe(message)));
             }
             ItemDetails::Unknown => {
                 self.line(&format!(
@@ -742,6 +756,7 @@ impl Observer for HumanRenderer {
                 && is_reconnect_message(message)
             {
                 let yellow = self.s.yellow;
+                let message = safe(message);
                 self.line(&format!("{} {}", "⟳".style(yellow), message.style(yellow)));
                 self.activity("reconnecting");
             }
@@ -752,7 +767,9 @@ impl Observer for HumanRenderer {
                         if let Some(ThreadEvent::ItemStarted { item }) = line.event()
                             && let ItemDetails::CommandExecution { command, .. } = &item.details
                         {
-                            self.activity_with(|| format!("running: {}", display_command(command)));
+                            self.activity_with(|| {
+                                format!("running: {}", safe(&display_command(command)))
+                            });
                         }
                     }
                     LineKind::ItemCompleted => self.activity("thinking"),
@@ -795,7 +812,7 @@ impl Observer for HumanRenderer {
         let s = self.s;
         match event {
             ClientEvent::Warning { message } if !self.opts.quiet => {
-                self.line(&format!("{} {message}", "warning:".style(s.yellow)));
+                self.line(&format!("{} {}", "warning:".style(s.yellow), safe(message)));
             }
             ClientEvent::RetryScheduled {
                 next_attempt,
@@ -809,9 +826,10 @@ impl Observer for HumanRenderer {
                     "starting over"
                 };
                 self.line(&format!(
-                    "{} attempt {next_attempt} in {} ({how}): {reason}",
+                    "{} attempt {next_attempt} in {} ({how}): {}",
                     "retry:".style(s.yellow),
-                    fmt_duration(Duration::from_millis(*delay_ms))
+                    fmt_duration(Duration::from_millis(*delay_ms)),
+                    safe(reason)
                 ));
             }
             _ if self.opts.verbose > 0 => {
@@ -842,7 +860,7 @@ impl Renderer for HumanRenderer {
         }
         let s = self.s;
         for detail in &report.details {
-            self.line(&format!("  {detail}"));
+            self.line(&format!("  {}", safe(detail)));
         }
         let error = report.error_override.as_ref().or(outcome.error.as_ref());
         self.flush_lines();
@@ -877,7 +895,7 @@ impl Renderer for HumanRenderer {
             self.line(&format!(
                 "{} {}",
                 format!("spawncodex: {label}:").style(s.red),
-                error
+                safe(error)
             ));
         }
         self.flush_lines();
@@ -1123,28 +1141,35 @@ mod tests {
                 "\n",
                 "x\n\n",
                 "é 😀\t\"q\"",
+                // Control characters: the one-pass path declines them, and the general path
+                // shows them made safe.
+                "a\x1b[2Jb\x1b]0;title\x07\n",
+                "x\u{85}y\u{8}\n",
                 &many,
                 &huge,
             ] {
                 let json = serde_json::to_string(text).unwrap();
                 let raw = RawStr(&json.as_bytes()[1..json.len() - 1]);
                 for tail in [None, Some(20), Some(1)] {
-                    let render = |width| {
+                    let render = |one_pass| {
                         let mut r = HumanRenderer::new(HumanOptions {
                             color,
                             ..HumanOptions::default()
                         });
-                        r.width = width;
+                        r.width = None;
                         r.pending.extend_from_slice(b"before\n");
-                        r.raw_block("  ", raw, Tone::Dimmed, tail);
+                        // As render_hot_item does: what the one-pass path declines is taken
+                        // back, and the general path shows the text serde read.
+                        if !(one_pass && r.raw_block("  ", raw, Tone::Dimmed, tail)) {
+                            r.pending.truncate(b"before\n".len());
+                            r.text_block("  ", text, Tone::Dimmed, tail);
+                        }
                         String::from_utf8(r.pending).unwrap()
                     };
-                    // A width no line reaches: the general path, without wrapping.
-                    assert_eq!(
-                        render(None),
-                        render(Some(10_000)),
-                        "{text:?} {tail:?} {color}"
-                    );
+                    let shown = render(true);
+                    assert_eq!(shown, render(false), "{text:?} {tail:?} {color}");
+                    let obeyed = ["\x1b[2J", "\x1b]", "\u{85}", "\r", "\x08", "\x07"];
+                    assert!(!obeyed.iter().any(|c| shown.contains(c)), "{shown:?}");
                 }
             }
         }

@@ -3,6 +3,7 @@
 pub mod human;
 pub mod jsonl;
 mod rawjson;
+pub mod safe;
 mod strscan;
 pub mod style;
 pub mod tee;

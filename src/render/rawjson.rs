@@ -34,14 +34,17 @@ impl<'a> RawStr<'a> {
 
     /// [`RawStr::unescape_into`], with `newline` writing each `\n`: a renderer splits the text
     /// into lines on the way (indent, colour codes), without searching it again.
-    /// Returns whether every escape was valid JSON (an invalid one is kept as written, a bad
-    /// surrogate becomes U+FFFD).
+    /// Returns whether the text can be shown on a terminal as it was written: `false` if an
+    /// escape is not valid JSON (it is kept as written; a bad surrogate becomes U+FFFD) or
+    /// stands for a control character other than newline and tab (written as it is). The
+    /// renderer's one-pass path then takes back what it wrote, and the general path shows the
+    /// text made safe ([`super::safe::terminal_safe`]).
     pub fn unescape_into_with(
         self,
         out: &mut Vec<u8>,
         mut newline: impl FnMut(&mut Vec<u8>),
     ) -> bool {
-        let mut valid = true;
+        let mut shown = true;
         let mut rest = self.0;
         loop {
             // The run up to the next backslash (a quote or control byte, which a checked
@@ -57,25 +60,37 @@ impl<'a> RawStr<'a> {
                         2
                     }
                     b't' => push(out, b'\t'),
-                    b'r' => push(out, b'\r'),
                     b'"' => push(out, b'"'),
                     b'\\' => push(out, b'\\'),
                     b'/' => push(out, b'/'),
-                    b'b' => push(out, 0x08),
-                    b'f' => push(out, 0x0c),
+                    // Control characters a terminal would obey: see the doc above.
+                    b'r' => {
+                        shown = false;
+                        push(out, b'\r')
+                    }
+                    b'b' => {
+                        shown = false;
+                        push(out, 0x08)
+                    }
+                    b'f' => {
+                        shown = false;
+                        push(out, 0x0c)
+                    }
                     b'u' => {
                         let (used, ok) = unicode_escape(escape, out);
-                        valid &= ok;
+                        let control =
+                            matches!(hex4(escape.get(2..6)), Some(0..=0x1f | 0x80..=0x9f));
+                        shown &= ok && !control;
                         used
                     }
                     _ => {
-                        valid = false;
+                        shown = false;
                         out.push(b'\\');
                         1
                     }
                 },
                 [b'\\'] => {
-                    valid = false;
+                    shown = false;
                     out.push(b'\\');
                     1
                 }
@@ -86,7 +101,7 @@ impl<'a> RawStr<'a> {
             };
             rest = &escape[used.min(escape.len())..];
         }
-        valid
+        shown
     }
 
     /// The unescaped text as an owned string (for the rare fields that need one).

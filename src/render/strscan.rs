@@ -8,9 +8,13 @@
 //! newline every line; stopping at each escape, as a byte-by-byte scanner does, cost a
 //! mispredicted branch every few dozen bytes.
 
+use super::safe::has_c1_control;
+
 /// The string whose opening quote is at `at` in `line`: the bytes between its quotes and the
-/// position after the closing quote. `None` unless serde would accept it as a JSON string: no
-/// raw control bytes, valid escapes (no lone surrogates), valid UTF-8.
+/// position after the closing quote. `None` unless serde would accept it as a JSON string (no
+/// raw control bytes, valid escapes, no lone surrogates, valid UTF-8), and also for a string
+/// with a raw C1 control character, which a terminal may obey: the renderer's general path
+/// shows it made safe (see [`super::safe`]).
 pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
     let start = at + 1;
     // Most strings (keys, ids, types, statuses) are short and plain: one look at their first
@@ -20,7 +24,7 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
         && head.get(run) == Some(&b'"')
     {
         let raw = &head[..run];
-        if non_ascii && std::str::from_utf8(raw).is_err() {
+        if non_ascii && (std::str::from_utf8(raw).is_err() || has_c1_control(raw)) {
             return None;
         }
         return Some((raw, start + run + 1));
@@ -65,7 +69,8 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
         if quotes != 0 {
             let end = pos + quotes.trailing_zeros() as usize;
             if let Some(from) = first_non_ascii
-                && std::str::from_utf8(&line[from..end]).is_err()
+                && (std::str::from_utf8(&line[from..end]).is_err()
+                    || has_c1_control(&line[from..end]))
             {
                 return None;
             }
@@ -367,7 +372,7 @@ mod tests {
 
     #[test]
     fn takes_exactly_the_strings_serde_takes() {
-        let pieces: [&[u8]; 20] = [
+        let pieces: [&[u8]; 24] = [
             b"plain text ",
             b"0123456789abcdef",
             br"\n",
@@ -388,6 +393,10 @@ mod tests {
             b"\x01",
             b"\x7f",
             b"\"",
+            br"\u001b[2J",
+            br"\u0085\u007f",
+            "x\u{85}".as_bytes(),
+            br"\r\n",
         ];
         let mut seed = 0x9e37_79b9;
         let (mut taken, mut refused) = (0, 0);
@@ -396,22 +405,27 @@ mod tests {
             for _ in 0..xorshift(&mut seed) % 40 {
                 // Mostly valid pieces, so that long valid strings are common.
                 let n = xorshift(&mut seed) as usize % 100;
-                line.extend_from_slice(pieces[if n < 20 { n } else { n % 9 }]);
+                line.extend_from_slice(pieces[if n < 24 { n } else { n % 9 }]);
             }
             line.extend_from_slice(br#""}"#);
             let at = 5;
             let mut serde = serde_json::Deserializer::from_slice(&line[at..]).into_iter::<String>();
+            // serde's answer, less what string_at leaves to the general path: a raw C1 control.
             let expected = serde
                 .next()
                 .and_then(Result::ok)
-                .map(|s| (s, at + serde.byte_offset()));
+                .map(|s| (s, at + serde.byte_offset()))
+                .filter(|(_, end)| !has_c1_control(&line[at + 1..end - 1]));
             let got = string_at(&line, at).map(|(raw, end)| {
                 let mut text = Vec::new();
-                assert!(
-                    super::super::rawjson::RawStr(raw)
-                        .unescape_into_with(&mut text, |text| text.push(b'\n'))
-                );
-                (String::from_utf8(text).unwrap(), end)
+                let shown = super::super::rawjson::RawStr(raw)
+                    .unescape_into_with(&mut text, |text| text.push(b'\n'));
+                let text = String::from_utf8(text).unwrap();
+                // Shown as it is exactly when it has no control character a terminal obeys.
+                let obeyed =
+                    |c: char| matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\u{80}'..='\u{9f}');
+                assert_eq!(shown, !text.chars().any(obeyed), "{text:?}");
+                (text, end)
             });
             assert_eq!(got, expected, "{}", String::from_utf8_lossy(&line));
             if got.is_some() {

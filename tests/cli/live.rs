@@ -372,3 +372,67 @@ fn a_command_shows_how_long_it_ran() {
     assert!((550.0..5000.0).contains(&took[0]), "{stderr}");
     assert!(took[1] < 300.0, "{stderr}");
 }
+
+#[test]
+fn control_characters_from_codex_are_shown_not_obeyed() {
+    let env = Env::new();
+    // What a command printed, a message and an error, each with sequences that would clear the
+    // screen, set the window title, ring the bell or move the cursor (CSI as a C1 control).
+    let hostile = r#"before\u001b[2J\u001b]0;pwned\u0007\u009b31m\rafter"#;
+    let script = env.script(
+        "hostile",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-hostile"}"#,
+            &format!(
+                r#"{{"type":"item.started","item":{{"id":"item_0","type":"command_execution","command":"printf '\u001b[2J'","aggregated_output":"","exit_code":null,"status":"in_progress"}}}}"#
+            ),
+            &format!(
+                r#"{{"type":"item.completed","item":{{"id":"item_0","type":"command_execution","command":"printf '\u001b[2J'","aggregated_output":"{hostile}\n","exit_code":0,"status":"completed"}}}}"#
+            ),
+            &format!(
+                r#"{{"type":"item.completed","item":{{"id":"item_1","type":"reasoning","text":"raw C1: \u0085 {}"}}}}"#,
+                "\u{9b}"
+            ),
+            &format!(r#"{{"type":"error","message":"{hostile}"}}"#),
+            &format!(
+                r#"{{"type":"item.completed","item":{{"id":"item_2","type":"agent_message","text":"{hostile}"}}}}"#
+            ),
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
+        ],
+    );
+    for color in ["never", "always"] {
+        let out = env
+            .cmd(&[&script])
+            .args(["live", "--color", color, "hi"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        // Shown: the command, its output, the reasoning, the error and the message.
+        assert!(stderr.contains("printf '^[[2J'"), "{stderr}");
+        assert!(
+            stderr.contains("before^[[2J^[]0;pwned^G\u{FFFD}31m^Mafter"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("raw C1: \u{FFFD} \u{FFFD}"), "{stderr}");
+        // Not obeyed: no control character but newline, and the colour codes spawncodex
+        // writes itself (ESC [ ... m).
+        let mut rest = stderr.as_str();
+        while let Some(at) = rest.find(|c: char| c.is_control() && c != '\n') {
+            let tail = &rest[at..];
+            let sgr = tail.strip_prefix("\u{1b}[").and_then(|t| {
+                let end = t.find(|c: char| !c.is_ascii_digit() && c != ';')?;
+                (t.as_bytes()[end] == b'm').then_some(end + 3)
+            });
+            let Some(len) = sgr.filter(|_| color == "always") else {
+                panic!("a raw control character in {tail:?}");
+            };
+            rest = &tail[len..];
+        }
+        // stdout is the answer, as codex gave it.
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "before\u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31m\rafter\n"
+        );
+    }
+}
