@@ -17,11 +17,12 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(usage::report(e)),
     };
     if let Some(option) = usage::prompt_looks_like_option(&cli) {
-        eprintln!(
-            "spawncodex: error: {}",
-            usage::unknown_option_message(&option)
-        );
-        return ExitCode::from(spawncodex::exit::USAGE);
+        let error = spawncodex::error::CliError::usage(usage::unknown_option_message(&option));
+        eprintln!("spawncodex: error: {}", error.message);
+        if cli.global.jsonl {
+            commands::failed_result_line(&error, None, std::time::Duration::ZERO);
+        }
+        return ExitCode::from(error.code);
     }
     // One thread: the parent-death signal codex gets is tied to the thread that spawned it.
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -22,7 +22,19 @@ pub async fn dispatch(cli: Cli) -> CliResult<u8> {
         global: cli.global,
         store: std::cell::OnceCell::new(),
     };
-    match cli.command {
+    let started = std::time::Instant::now();
+    // A turn's session, for the result line of a run that fails before codex starts.
+    let session = match &cli.command {
+        Command::Run(args) | Command::Live(args) => args.session.clone(),
+        Command::SchemaRun(args) => args.run.session.clone(),
+        Command::Resume(args) => args.session.clone(),
+        _ => None,
+    };
+    let turn = matches!(
+        cli.command,
+        Command::Run(_) | Command::Live(_) | Command::Resume(_) | Command::SchemaRun(_)
+    );
+    let result = match cli.command {
         Command::Run(args) => run::run(&ctx, args, false).await,
         Command::Live(args) => run::run(&ctx, args, true).await,
         Command::Resume(args) => resume::resume(&ctx, args).await,
@@ -30,6 +42,38 @@ pub async fn dispatch(cli: Cli) -> CliResult<u8> {
         Command::Sessions(cmd) => sessions::sessions(&ctx, cmd),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man { dir } => generate::man(&dir),
+    };
+    if let Err(e) = &result
+        && turn
+        && ctx.global.jsonl
+    {
+        failed_result_line(e, session, started.elapsed());
+    }
+    result
+}
+
+/// In `--jsonl` mode a turn's stdout ends with one `spawncodex.result` line, also when it
+/// fails before codex starts (a bad option, an unknown session, codex not found): a CI step
+/// that reads the result line gets the error and the exit code, not nothing. A turn that got
+/// as far as codex writes its own.
+pub fn failed_result_line(e: &CliError, session: Option<String>, took: std::time::Duration) {
+    use std::io::Write;
+    let outcome = crate::client::Outcome {
+        status: crate::client::TurnStatus::Failed,
+        error: Some(e.message.clone()),
+        duration: took,
+        ..crate::client::Outcome::empty()
+    };
+    let report = crate::render::Report {
+        exit_code: e.code,
+        session,
+        ..crate::render::Report::default()
+    };
+    if let Ok(mut line) = serde_json::to_vec(&crate::render::result_json(&outcome, &report)) {
+        line.push(b'\n');
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout has nobody to tell; the error still goes to stderr.
+        let _ = stdout.write_all(&line).and_then(|()| stdout.flush());
     }
 }
 

@@ -573,3 +573,54 @@ fn usage_errors_are_one_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option '--sesion'"));
     assert_eq!(env.calls(), 0);
 }
+
+#[test]
+fn jsonl_ends_with_a_result_line_even_when_codex_never_starts() {
+    let env = Env::new();
+    let cases: [(&[&str], i32, Option<&str>, &str); 5] = [
+        (&["--jsonl", "run", "hi"], 127, None, "codex not found"),
+        (
+            &["--jsonl", "resume", "--session", "nosuch", "hi"],
+            2,
+            Some("nosuch"),
+            "nosuch",
+        ),
+        (&["--jsonl", "run", ""], 2, None, "empty"),
+        (
+            &["--jsonl", "schema-run", "--schema", "/no/such.json", "hi"],
+            2,
+            None,
+            "/no/such.json",
+        ),
+        (&["--jsonl", "run", "--sesion"], 2, None, "--sesion"),
+    ];
+    for (args, code, session, error) in cases {
+        let out = env
+            .cmd(&[])
+            .env("SPAWNCODEX_CODEX_BIN", env.path().join("no-such-codex"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: {stdout}");
+        let line: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(line["type"], "spawncodex.result", "{args:?}");
+        assert_eq!(line["status"], "failed", "{args:?}");
+        assert_eq!(line["exit_code"], code, "{args:?}");
+        assert_eq!(line["attempts"], 0, "{args:?}");
+        assert_eq!(line["session"].as_str(), session, "{args:?}");
+        let message = line["error"].as_str().unwrap();
+        assert!(message.contains(error), "{args:?}: {message}");
+        // The error is on stderr too, once.
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+    // Without --jsonl, stdout stays empty.
+    env.cmd(&[])
+        .env("SPAWNCODEX_CODEX_BIN", env.path().join("no-such-codex"))
+        .args(["run", "hi"])
+        .assert()
+        .code(127)
+        .stdout("");
+}
