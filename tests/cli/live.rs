@@ -383,9 +383,7 @@ fn control_characters_from_codex_are_shown_not_obeyed() {
         "hostile",
         &[
             r#"{"type":"thread.started","thread_id":"t-hostile"}"#,
-            &format!(
-                r#"{{"type":"item.started","item":{{"id":"item_0","type":"command_execution","command":"printf '\u001b[2J'","aggregated_output":"","exit_code":null,"status":"in_progress"}}}}"#
-            ),
+            r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"printf '\u001b[2J'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#,
             &format!(
                 r#"{{"type":"item.completed","item":{{"id":"item_0","type":"command_execution","command":"printf '\u001b[2J'","aggregated_output":"{hostile}\n","exit_code":0,"status":"completed"}}}}"#
             ),
