@@ -494,8 +494,11 @@ impl StoreFile {
         name: &str,
         raw: &str,
     ) -> Result<T, StoreError> {
-        serde_json::from_str(raw)
-            .map_err(|e| self.unreadable(format!("session {name:?} is malformed: {e}")))
+        serde_json::from_str(raw).map_err(|e| StoreError::Malformed {
+            path: self.path.clone(),
+            name: name.to_string(),
+            reason: e.to_string(),
+        })
     }
 
     /// Would a write succeed? Reads the whole file as a writer would, so a damaged store is

@@ -25,6 +25,15 @@ pub enum StoreError {
         "session store {path} cannot be read ({reason}); it was left untouched: fix or move it, or use --store FILE"
     )]
     Unreadable { path: PathBuf, reason: String },
+    /// One record that does not decode; the file and its other sessions are still usable.
+    #[error(
+        "session {name:?} in {path} is malformed ({reason}); it was left as it is: fix it by hand, or remove it with `spawncodex sessions rm {name}`"
+    )]
+    Malformed {
+        path: PathBuf,
+        name: String,
+        reason: String,
+    },
     #[error(
         "session store {path} has format version {found}, newer than this spawncodex understands ({supported}); it was left untouched: upgrade spawncodex or use --store FILE"
     )]

@@ -688,3 +688,68 @@ fn a_lost_manifest_hides_no_session_and_a_copy_without_its_folder_is_refused() {
     }
     assert_eq!(env.calls(), 3);
 }
+
+/// The shard a name lands in, as the store's format describes it (FNV-1a, folded to a byte).
+fn shard_of(name: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for &b in name.as_bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (hash ^ (hash >> 8) ^ (hash >> 16) ^ (hash >> 24)) & 0xff
+}
+
+#[test]
+fn a_malformed_session_is_named_kept_and_removable_and_its_neighbours_go_on() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    let neighbour = (0..)
+        .map(|i| format!("n{i}"))
+        .find(|n| shard_of(n) == shard_of("a2"))
+        .unwrap();
+    env.cmd(&[&plain])
+        .args(["run", "--session", "a2", "hi"])
+        .assert()
+        .success();
+    let shard = shard_files(&env.store_file()).unwrap().pop().unwrap();
+    let text = std::fs::read_to_string(&shard).unwrap();
+    let damaged = text.replacen("\"turns\":1", "\"turns\":\"one\"", 1);
+    assert_ne!(text, damaged);
+    std::fs::write(&shard, &damaged).unwrap();
+    for args in [
+        vec!["sessions", "show", "a2"],
+        vec!["resume", "--session", "a2", "next"],
+        vec!["sessions", "list"],
+    ] {
+        let out = env.cmd(&[&plain]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        // It names the session, its file and the way out, and does not call the file
+        // unreadable (other sessions in it are still used).
+        assert!(stderr.contains("session \"a2\""), "{stderr}");
+        assert!(stderr.contains(&shard.display().to_string()), "{stderr}");
+        assert!(stderr.contains("spawncodex sessions rm a2"), "{stderr}");
+        assert!(!stderr.contains("cannot be read"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&shard).unwrap(), damaged);
+    }
+    assert_eq!(env.calls(), 1);
+    // A session in the same file goes on, and the malformed record is kept as it was.
+    env.cmd(&[&plain])
+        .args(["run", "--session", &neighbour, "hi"])
+        .assert()
+        .success();
+    let sessions = stored_sessions(&env.store_file()).unwrap();
+    assert_eq!(sessions["a2"]["turns"], "one");
+    assert!(sessions.contains_key(&neighbour));
+    // And it can be removed.
+    env.cmd(&[])
+        .args(["sessions", "rm", "a2"])
+        .assert()
+        .success();
+    assert!(
+        !stored_sessions(&env.store_file())
+            .unwrap()
+            .contains_key("a2")
+    );
+}
