@@ -378,7 +378,7 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove sessions from the store (codex's own files are left alone)
+    /// Remove sessions from the store: all or none (codex's own files are left alone)
     #[command(
         after_help = "Examples:\n  spawncodex sessions rm fix-ci old-spike\n  spawncodex sessions rm --all --yes"
     )]
@@ -397,7 +397,8 @@ pub enum SessionsCommand {
     Import {
         #[arg(value_name = "FILE")]
         file: PathBuf,
-        /// Overwrite sessions that already exist under the same name
+        /// Overwrite sessions that already exist under the same name (without it, a name that
+        /// is taken imports nothing)
         #[arg(long)]
         force: bool,
     },

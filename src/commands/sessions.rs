@@ -186,26 +186,34 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
     for name in names {
         validate_name(name).map_err(CliError::usage)?;
     }
+    // All or nothing: a mistyped name removes none of the others.
+    let mut missing = Vec::new();
+    for name in names {
+        if !store.contains(name).map_err(store_err)? {
+            missing.push(name);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(no_such_sessions(&missing, "nothing was removed"));
+    }
     let removed = store.remove(names).map_err(store_err)?;
-    let missing: Vec<&String> = names.iter().filter(|n| !removed.contains(n)).collect();
     for name in &removed {
         eprintln!("removed {name}");
     }
-    if missing.is_empty() {
-        Ok(exit::OK)
-    } else {
-        Err(CliError::new(
-            exit::FAILED,
-            format!(
-                "no session named {}",
-                missing
-                    .iter()
-                    .map(|n| format!("{n:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ))
+    // Names another run removed meanwhile.
+    let gone: Vec<&String> = names.iter().filter(|n| !removed.contains(n)).collect();
+    if !gone.is_empty() {
+        return Err(no_such_sessions(&gone, "another run removed it meanwhile"));
     }
+    Ok(exit::OK)
+}
+
+fn no_such_sessions(names: &[&String], what_then: &str) -> CliError {
+    let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    CliError::usage(format!(
+        "no session named {} ({what_then})",
+        names.join(", ")
+    ))
 }
 
 fn import(store: &FileStore, file: &std::path::Path, force: bool) -> CliResult<u8> {
@@ -217,6 +225,12 @@ fn import(store: &FileStore, file: &std::path::Path, force: bool) -> CliResult<u
         eprintln!("skipped {name:?}: {why}");
     }
     let (added, skipped) = store.merge(parsed.records, force).map_err(store_err)?;
+    if !skipped.is_empty() {
+        return Err(CliError::usage(format!(
+            "nothing imported: these names exist already (use --force to overwrite them): {}",
+            skipped.join(", ")
+        )));
+    }
     eprintln!(
         "imported {} session{} from {} ({})",
         added.len(),
@@ -224,15 +238,6 @@ fn import(store: &FileStore, file: &std::path::Path, force: bool) -> CliResult<u
         file.display(),
         parsed.format
     );
-    if !skipped.is_empty() {
-        return Err(CliError::new(
-            exit::FAILED,
-            format!(
-                "not imported, the name exists already (use --force to overwrite): {}",
-                skipped.join(", ")
-            ),
-        ));
-    }
     Ok(exit::OK)
 }
 

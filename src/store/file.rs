@@ -551,6 +551,11 @@ impl StoreFile {
         Ok(())
     }
 
+    /// Is there a session of this name (decoded or not)?
+    pub(crate) fn contains(&self, name: &str) -> Result<bool, StoreError> {
+        self.read_then_keep(|s| s.contains(name))
+    }
+
     /// The names of the sessions in the file.
     pub(crate) fn names(&self) -> Result<Vec<String>, StoreError> {
         self.read_then_keep(|s| s.entries.iter().map(|(n, _)| n.to_string()).collect())

@@ -459,6 +459,21 @@ impl FileStore {
     }
 }
 
+impl FileStore {
+    /// Is there a session of this name? Its record is not decoded, so a malformed one is
+    /// there too (and can be removed).
+    pub fn contains(&self, name: &str) -> Result<bool, StoreError> {
+        self.read(|layout| match layout {
+            Layout::Absent => Ok(false),
+            Layout::Single { with_shards } => {
+                Ok(self.top.contains(name)?
+                    || (with_shards && self.shard_for(name).contains(name)?))
+            }
+            Layout::Sharded { .. } => self.shard_for(name).contains(name),
+        })
+    }
+}
+
 impl SessionStore for FileStore {
     fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError> {
         self.read(|layout| match layout {
@@ -529,6 +544,20 @@ impl SessionStore for FileStore {
         let names: Vec<String> = records.iter().map(|r| r.name.clone()).collect();
         let groups = by_shard(records, |r| r.name.as_str());
         let _held = self.lock_and_check(groups.keys().copied())?;
+        if !force {
+            // All or nothing: with a name taken, nothing is merged.
+            let mut taken = Vec::new();
+            for (i, group) in &groups {
+                for record in group {
+                    if self.shard(*i).contains(&record.name)? {
+                        taken.push(record.name.clone());
+                    }
+                }
+            }
+            if !taken.is_empty() {
+                return Ok((Vec::new(), in_given_order(&names, taken)));
+            }
+        }
         let (mut added, mut skipped) = (Vec::new(), Vec::new());
         for (i, group) in groups {
             let (a, s) = self.shard(i).merge(group, force)?;

@@ -393,11 +393,23 @@ fn list_show_rm() {
         .assert()
         .success()
         .stdout(predicate::str::contains(PLAIN_THREAD).and(predicate::str::contains("Hello!")));
-    env.cmd(&[])
+    // A name that is not there: exit 2, and nothing removed (all or nothing).
+    let out = env
+        .cmd(&[])
         .args(["sessions", "rm", "one", "ghost"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "spawncodex: error: no session named \"ghost\" (nothing was removed)\n"
+    );
+    assert_eq!(list_json(&env).len(), 2);
+    env.cmd(&[])
+        .args(["sessions", "rm", "one"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("ghost"));
+        .success()
+        .stderr("removed one\n");
     let names: Vec<String> = list_json(&env)
         .iter()
         .map(|s| s["name"].as_str().unwrap().to_string())
@@ -447,15 +459,25 @@ fn imports_the_python_sdk_files() {
         .success();
     assert_eq!(show_json(&env, "plan")["thread_id"], "abc-123");
     assert_eq!(show_json(&env, "review")["thread_id"], "def-456");
-    // "plan" exists: not clobbered without --force, the rest imported.
-    env.cmd(&[])
+    // "plan" exists: without --force nothing is imported (exit 2, one line).
+    let out = env
+        .cmd(&[])
         .args(["sessions", "import"])
         .arg(&v2)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("--force").and(predicate::str::contains("plan")));
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--force") && stderr.contains("plan"),
+        "{stderr}"
+    );
     assert_eq!(show_json(&env, "plan")["thread_id"], "abc-123");
-    assert_eq!(show_json(&env, "docs")["thread_id"], "v2-docs");
+    env.cmd(&[])
+        .args(["sessions", "show", "docs"])
+        .assert()
+        .code(2);
     env.cmd(&[])
         .args(["sessions", "import", "--force"])
         .arg(&v2)
