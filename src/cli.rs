@@ -177,8 +177,8 @@ pub struct TurnArgs {
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
 
-    /// Reasoning effort (minimal, low, medium, high, xhigh)
-    #[arg(long, value_name = "LEVEL")]
+    /// Reasoning effort (codex takes any value without a word, so a typo is refused here)
+    #[arg(long, value_name = "LEVEL", value_parser = ["minimal", "low", "medium", "high", "xhigh"])]
     pub reasoning_effort: Option<String>,
 
     /// Let codex run outside a git repository

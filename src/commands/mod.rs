@@ -209,6 +209,14 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
         }
         req.cwd = Some(absolute(dir));
     }
+    for dir in &turn.add_dir {
+        if !dir.is_dir() {
+            return Err(CliError::usage(format!(
+                "--add-dir {}: does not exist or is not a directory",
+                dir.display()
+            )));
+        }
+    }
     if !turn.add_dir.is_empty() {
         req.add_dirs = turn.add_dir.iter().map(|d| absolute(d)).collect();
     }

@@ -247,20 +247,12 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     if let Some(schema) = &plan.schema {
         plan.request.output_schema = Some(schema.path.clone());
     }
-    if plan.dry_run {
-        let line = dry_run_line(ctx, &plan.request);
-        return super::print_stdout(&format!(
-            "{line}
-"
-        ));
-    }
-    let client = ctx.client()?;
     let store = match &plan.session {
         Some(_) => Some(ctx.store()?),
         None => None,
     };
     // A store the turn could not be saved to, or a name that is taken (unless --replace), is
-    // refused before codex starts.
+    // refused before codex starts (and by --dry-run, which checks what the run would).
     if let (Some(SessionPlan::Existing { name }), Some(store)) = (&plan.session, &store) {
         store.check_writable(name).map_err(store_err)?;
     }
@@ -272,11 +264,17 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
             ));
         }
     }
-    let mut renderer = make_renderer(ctx, plan.live)?;
     let mut opts = run_options(
         &plan.reliability,
         ctx.global.verbose > 0 && !ctx.global.jsonl,
     )?;
+    let history = history_limit()?;
+    if plan.dry_run {
+        let line = dry_run_line(ctx, &plan.request);
+        return super::print_stdout(&format!("{line}\n"));
+    }
+    let client = ctx.client()?;
+    let mut renderer = make_renderer(ctx, plan.live)?;
     let plan_timeout = opts.timeout;
     opts.cancel = Some(
         watch_signals()
@@ -409,7 +407,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
             attempts: outcome.attempts,
             thread_id: outcome.thread_id.as_deref(),
         };
-        let max_history = history_limit();
+        let max_history = history;
         let mut turn_slot = Some(turn);
         // Only the record this run created or resumed gets the turn: if another run replaced
         // the session meanwhile, its record is left alone.
@@ -468,13 +466,22 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     }
 }
 
-/// `SPAWNCODEX_HISTORY` turns per session (default 20).
-fn history_limit() -> usize {
-    std::env::var("SPAWNCODEX_HISTORY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n: &usize| *n > 0)
-        .unwrap_or(crate::store::record::DEFAULT_HISTORY)
+/// `SPAWNCODEX_HISTORY` turns per session (default 20); a value that is not a whole number of
+/// 1 or more is refused, as every other `SPAWNCODEX_*` value is.
+fn history_limit() -> CliResult<usize> {
+    match std::env::var("SPAWNCODEX_HISTORY") {
+        Err(_) => Ok(crate::store::record::DEFAULT_HISTORY),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n: &usize| *n > 0)
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "SPAWNCODEX_HISTORY={v:?}: expected how many turns a session keeps, 1 or more"
+                ))
+            }),
+    }
 }
 
 pub fn store_err(e: crate::store::StoreError) -> CliError {

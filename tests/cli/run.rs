@@ -624,3 +624,56 @@ fn jsonl_ends_with_a_result_line_even_when_codex_never_starts() {
         .code(127)
         .stdout("");
 }
+
+#[test]
+fn values_codex_would_take_silently_are_checked_here_also_by_dry_run() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    std::fs::create_dir_all(env.store_file().parent().unwrap()).unwrap();
+    std::fs::write(env.store_file(), "{damaged").unwrap();
+    // Arguments, environment, and what the one error line names.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 6] = [
+        (&["run", "--reasoning-effort", "hihg", "hi"], &[], "hihg"),
+        (
+            &["run", "--add-dir", "/no/such/dir", "hi"],
+            &[],
+            "/no/such/dir",
+        ),
+        (&["run", "--timeout", "-1", "hi"], &[], "--timeout"),
+        (
+            &["run", "hi"],
+            &[("SPAWNCODEX_HISTORY", "abc")],
+            "SPAWNCODEX_HISTORY",
+        ),
+        (
+            &["run", "hi"],
+            &[("SPAWNCODEX_HISTORY", "0")],
+            "SPAWNCODEX_HISTORY",
+        ),
+        (
+            &["run", "--session", "x", "--replace", "hi"],
+            &[],
+            "cannot be read",
+        ),
+    ];
+    for (args, vars, error) in cases {
+        for dry_run in [false, true] {
+            let mut cmd = env.cmd(&[&plain]);
+            cmd.envs(vars.iter().copied());
+            if dry_run {
+                cmd.arg(args[0]).arg("--dry-run").args(&args[1..]);
+            } else {
+                cmd.args(args);
+            }
+            let out = cmd.output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?} {vars:?} {dry_run}");
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.contains(error), "{args:?}: {stderr}");
+            assert!(out.stdout.is_empty());
+        }
+    }
+    assert_eq!(env.calls(), 0);
+    assert_eq!(std::fs::read(env.store_file()).unwrap(), b"{damaged");
+}
