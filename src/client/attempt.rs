@@ -631,12 +631,15 @@ fn build_outcome(
                 &tracker,
             )),
         ),
-        (Some(StopReason::Interrupt | StopReason::Terminate), _) => {
-            (TurnStatus::Interrupted, Some("interrupted".to_string()))
-        }
-        (Some(StopReason::OutputClosed), _) => {
-            (TurnStatus::Interrupted, Some("output closed".to_string()))
-        }
+        (
+            Some(
+                reason @ (StopReason::Interrupt | StopReason::Terminate | StopReason::OutputClosed),
+            ),
+            _,
+        ) => (
+            TurnStatus::Interrupted,
+            Some(reason.interrupted_by().to_string()),
+        ),
         (None, Some(TurnStatus::Failed)) => (
             TurnStatus::Failed,
             Some(

@@ -304,7 +304,7 @@ impl CodexClient {
             });
             if let Some(reason) = sleep_unless_cancelled(delay, &mut cancel).await {
                 outcome.status = TurnStatus::Interrupted;
-                outcome.error = Some("interrupted".into());
+                outcome.error = Some(reason.interrupted_by().into());
                 outcome.stopped = Some(reason);
                 outcome.duration = started.elapsed();
                 return Ok(outcome);

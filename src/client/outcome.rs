@@ -58,6 +58,17 @@ pub enum StopReason {
     Lingered,
 }
 
+impl StopReason {
+    /// Why an interrupted run stopped, for its error text.
+    pub(crate) fn interrupted_by(self) -> &'static str {
+        match self {
+            StopReason::Terminate => "stopped by SIGTERM",
+            StopReason::OutputClosed => "output closed",
+            _ => "stopped by Ctrl-C (SIGINT)",
+        }
+    }
+}
+
 /// The result of one attempt (one codex process) or of a whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {

@@ -218,15 +218,30 @@ impl HumanRenderer {
 
     fn activity(&self, what: &str) {
         if let Some(pb) = &self.spinner {
-            pb.set_message(what.to_string());
+            pb.set_message(self.fit_spinner(what));
         }
+    }
+
+    /// The spinner's text, cut to fit on one line: its line is measured two columns narrower
+    /// than the terminal (see [`SpinnerTerm`]), so a text that wrapped would be counted at one
+    /// width and wrapped at another, and clearing it could leave a piece behind.
+    fn fit_spinner(&self, what: &str) -> String {
+        // The spinner, the elapsed time (`1h 59m`) and their spaces, and room for the echo.
+        const AROUND: usize = 14;
+        let room = self.width.unwrap_or(80).saturating_sub(AROUND).max(10);
+        if what.chars().count() <= room {
+            return what.to_string();
+        }
+        let mut cut: String = what.chars().take(room - 1).collect();
+        cut.push('…');
+        cut
     }
 
     /// [`Self::activity`] for a message that costs something to build: built only when a
     /// spinner shows it.
     fn activity_with(&self, what: impl FnOnce() -> String) {
         if let Some(pb) = &self.spinner {
-            pb.set_message(what());
+            pb.set_message(self.fit_spinner(&what()));
         }
     }
 
@@ -910,12 +925,61 @@ impl Renderer for HumanRenderer {
     }
 }
 
+/// stderr for the spinner, drawn two columns narrower than the terminal. indicatif pads its
+/// line to the full width and leaves the cursor in the last column; the `^C` a terminal echoes
+/// for Ctrl-C then wrapped onto a new line, and clearing the spinner cleared only that line, so
+/// the spinner's text stayed on the screen above the error.
+#[derive(Debug)]
+struct SpinnerTerm(console::Term);
+
+impl indicatif::TermLike for SpinnerTerm {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(2).max(1)
+    }
+
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.0.write_line(s)
+    }
+
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.0.write_str(s)
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.0.clear_line()
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 fn make_spinner(color: bool) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     let template = if color {
-        "{spinner:.cyan} {elapsed:.dim} {wide_msg}"
+        "{spinner:.cyan} {elapsed:.dim} {msg}"
     } else {
-        "{spinner} {elapsed} {wide_msg}"
+        "{spinner} {elapsed} {msg}"
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         pb.set_style(style.tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "));
@@ -927,7 +991,8 @@ fn make_spinner(color: bool) -> ProgressBar {
     std::thread::spawn(move || {
         std::thread::sleep(SPINNER_DELAY);
         if !shown.is_finished() {
-            shown.set_draw_target(ProgressDrawTarget::stderr());
+            let stderr = SpinnerTerm(console::Term::stderr());
+            shown.set_draw_target(ProgressDrawTarget::term_like_with_hz(Box::new(stderr), 20));
         }
     });
     pb

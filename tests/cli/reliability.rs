@@ -272,7 +272,10 @@ fn idle_timeouts_are_retried_when_asked() {
 
 #[test]
 fn signals_stop_codex_and_everything_it_started() {
-    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+    for (sig, code, why) in [
+        (libc::SIGINT, 130, "interrupted: stopped by Ctrl-C (SIGINT)"),
+        (libc::SIGTERM, 143, "interrupted: stopped by SIGTERM"),
+    ] {
         let env = Env::new();
         let script = hanging_with_grandchild(&env);
         let child = env
@@ -294,7 +297,8 @@ fn signals_stop_codex_and_everything_it_started() {
             sent.elapsed()
         );
         assert!(out.stdout.is_empty());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{stderr}");
         assert!(
             gone_within(env.codex_pid(1), 2.0),
             "codex left after signal {sig}"
