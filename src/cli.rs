@@ -274,9 +274,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The prompt; `-` or none reads it from stdin
+    /// The prompt; `-` or none reads it from stdin. With a prompt given, stdin is not read
+    /// (so an open pipe cannot hang the run) unless --append-stdin says so
     #[arg(value_name = "PROMPT", allow_hyphen_values = true)]
     pub prompt: Option<String>,
+
+    /// Read stdin to its end and add it to the prompt in a <stdin> block, as `codex exec` does
+    /// (e.g. `git diff | spawncodex run --append-stdin "review this"`)
+    #[arg(long)]
+    pub append_stdin: bool,
 
     #[command(flatten)]
     pub turn: TurnArgs,
@@ -308,9 +314,15 @@ pub struct ResumeArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The prompt; `-` or none reads it from stdin
+    /// The prompt; `-` or none reads it from stdin. With a prompt given, stdin is not read
+    /// (so an open pipe cannot hang the run) unless --append-stdin says so
     #[arg(value_name = "PROMPT", allow_hyphen_values = true)]
     pub prompt: Option<String>,
+
+    /// Read stdin to its end and add it to the prompt in a <stdin> block, as `codex exec` does
+    /// (e.g. `git diff | spawncodex run --append-stdin "review this"`)
+    #[arg(long)]
+    pub append_stdin: bool,
 
     #[command(flatten)]
     pub turn: TurnArgs,

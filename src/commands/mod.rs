@@ -160,32 +160,71 @@ pub fn not_found(why: &str) -> CliError {
     )
 }
 
-/// The prompt from argv, or from stdin when it is `-` or absent and stdin is not a terminal.
-pub fn resolve_prompt(arg: Option<String>, stdin_taken: bool) -> CliResult<String> {
-    let prompt = match arg {
-        Some(p) if p != "-" => p,
+/// The prompt from argv, or from stdin when it is `-` or absent and stdin is not a terminal;
+/// with `append_stdin`, the argument followed by stdin in a `<stdin>` block (`codex exec`'s
+/// form). Otherwise stdin is left unread when a prompt is given, so that an open pipe cannot
+/// hang the run; a note says so when stdin plainly holds something.
+pub fn resolve_prompt(
+    arg: Option<String>,
+    stdin_taken: bool,
+    append_stdin: bool,
+) -> CliResult<String> {
+    let given = arg.filter(|p| p != "-");
+    if given.is_some() && !append_stdin {
+        if !stdin_taken && stdin_has_input() {
+            eprintln!(
+                "spawncodex: note: stdin is not read when a prompt is given; add --append-stdin to send it"
+            );
+        }
+    } else if stdin_taken {
+        return Err(CliError::usage(
+            "stdin already carries the schema: give the prompt as an argument, without --append-stdin",
+        ));
+    } else if std::io::stdin().is_terminal() {
+        return Err(CliError::usage(if append_stdin {
+            "--append-stdin: stdin is a terminal; pipe the text in"
+        } else {
+            "no prompt: give it as an argument, or pipe it on stdin"
+        }));
+    }
+    let prompt = match given {
+        Some(p) if !append_stdin => p,
         _ => {
-            if stdin_taken {
-                return Err(CliError::usage(
-                    "no prompt: stdin already carries the schema, so give the prompt as an argument",
-                ));
-            }
-            if std::io::stdin().is_terminal() {
-                return Err(CliError::usage(
-                    "no prompt: give it as an argument, or pipe it on stdin",
-                ));
-            }
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
-                .map_err(|e| CliError::usage(format!("cannot read the prompt from stdin: {e}")))?;
-            text
+                .map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?;
+            match given {
+                Some(p) => format!("{p}\n\n<stdin>\n{}\n</stdin>", text.trim_end_matches('\n')),
+                None => text,
+            }
         }
     };
     if prompt.trim().is_empty() {
         return Err(CliError::usage("the prompt is empty"));
     }
     Ok(prompt)
+}
+
+/// Does stdin plainly hold something: a non-empty file, or a pipe with data waiting? (Not
+/// /dev/null, a terminal, or a pipe nothing was written to yet.)
+fn stdin_has_input() -> bool {
+    // SAFETY: fstat fills a stat struct for fd 0; FIONREAD writes the bytes waiting in a pipe
+    // into an int. Both just fail on a closed stdin.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(0, &mut st) != 0 {
+            return false;
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => st.st_size > 0,
+            libc::S_IFIFO => {
+                let mut waiting: libc::c_int = 0;
+                libc::ioctl(0, libc::FIONREAD, &mut waiting) == 0 && waiting > 0
+            }
+            _ => false,
+        }
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -41,7 +41,7 @@ pub fn plan_new_turn(
     request.prompt = if args.dry_run && args.prompt.is_none() {
         "-".into()
     } else {
-        resolve_prompt(args.prompt, stdin_taken)?
+        resolve_prompt(args.prompt, stdin_taken, args.append_stdin)?
     };
     let (schema, repair, compact) = match schema {
         Some((s, r, c)) => (Some(s), r, c),

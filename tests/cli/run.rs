@@ -677,3 +677,50 @@ fn values_codex_would_take_silently_are_checked_here_also_by_dry_run() {
     assert_eq!(env.calls(), 0);
     assert_eq!(std::fs::read(env.store_file()).unwrap(), b"{damaged");
 }
+
+#[test]
+fn piped_text_goes_to_codex_only_with_append_stdin_and_is_never_dropped_unsaid() {
+    let env = Env::new();
+    let script = env.replay("plain.jsonl", 0);
+    // `git diff | spawncodex run --append-stdin "review this"`: codex exec's <stdin> block.
+    env.cmd(&[&script])
+        .args(["run", "--append-stdin", "review this"])
+        .write_stdin("diff --git a/x b/x\n+1\n")
+        .assert()
+        .success()
+        .stderr("");
+    assert_eq!(
+        env.argv(1).last().unwrap(),
+        "review this\n\n<stdin>\ndiff --git a/x b/x\n+1\n</stdin>"
+    );
+    // Without it, stdin is not read, and a note says so when it plainly holds something.
+    let input = env.path().join("input.txt");
+    std::fs::write(&input, "ignored\n").unwrap();
+    let out = env
+        .std_cmd(&[&script])
+        .args(["run", "review this"])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(env.argv(2).last().unwrap(), "review this");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "spawncodex: note: stdin is not read when a prompt is given; add --append-stdin to send it\n"
+    );
+    // Nothing to say for /dev/null, and nothing to append from a terminal-less empty input.
+    let out = env
+        .std_cmd(&[&script])
+        .args(["run", "review this"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
+    env.cmd(&[&script])
+        .args(["run", "--append-stdin"])
+        .write_stdin("x")
+        .assert()
+        .success();
+    assert_eq!(env.argv(4).last().unwrap(), "x");
+}
