@@ -247,11 +247,12 @@ pub struct ReliabilityArgs {
     #[arg(long)]
     pub retry_fresh: bool,
 
-    /// Stop after this many seconds in all (retries included); exit 124
+    /// Stop after this many seconds in all (retries included); exit 124. 0: no limit
     #[arg(long, env = "SPAWNCODEX_TIMEOUT", value_name = "SECS")]
     pub timeout: Option<f64>,
 
-    /// Stop an attempt when codex is silent this many seconds (retried with --retries); exit 124
+    /// Stop an attempt when codex is silent this many seconds (retried with --retries); exit
+    /// 124. 0: no limit
     #[arg(long, env = "SPAWNCODEX_IDLE_TIMEOUT", value_name = "SECS")]
     pub idle_timeout: Option<f64>,
 

@@ -47,6 +47,8 @@ pub enum ThreadEvent {
 pub struct Usage {
     pub input_tokens: u64,
     pub cached_input_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (codex 0.169 reports it).
+    pub cache_write_input_tokens: u64,
     pub output_tokens: u64,
     pub reasoning_output_tokens: u64,
 }
@@ -60,6 +62,9 @@ impl Usage {
             cached_input_tokens: self
                 .cached_input_tokens
                 .saturating_sub(earlier.cached_input_tokens),
+            cache_write_input_tokens: self
+                .cache_write_input_tokens
+                .saturating_sub(earlier.cache_write_input_tokens),
             output_tokens: self.output_tokens.saturating_sub(earlier.output_tokens),
             reasoning_output_tokens: self
                 .reasoning_output_tokens
@@ -72,6 +77,8 @@ impl Usage {
         Usage {
             input_tokens: self.input_tokens + other.input_tokens,
             cached_input_tokens: self.cached_input_tokens + other.cached_input_tokens,
+            cache_write_input_tokens: self.cache_write_input_tokens
+                + other.cache_write_input_tokens,
             output_tokens: self.output_tokens + other.output_tokens,
             reasoning_output_tokens: self.reasoning_output_tokens + other.reasoning_output_tokens,
         }
@@ -365,7 +372,7 @@ mod tests {
             br#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"cache_write_input_tokens":0,"output_tokens":2,"reasoning_output_tokens":0,"future":9}}"#,
         );
         assert!(
-            matches!(ev, Some(ThreadEvent::TurnCompleted { usage }) if usage.output_tokens == 2)
+            matches!(ev, Some(ThreadEvent::TurnCompleted { usage }) if usage.output_tokens == 2 && usage.cache_write_input_tokens == 0)
         );
         assert_eq!(ThreadEvent::parse(b"not json"), None);
         assert_eq!(ThreadEvent::parse(b"[1,2]"), None);
@@ -376,12 +383,14 @@ mod tests {
         let a = Usage {
             input_tokens: 120,
             cached_input_tokens: 20,
+            cache_write_input_tokens: 7,
             output_tokens: 30,
             reasoning_output_tokens: 5,
         };
         let b = Usage {
             input_tokens: 240,
             cached_input_tokens: 40,
+            cache_write_input_tokens: 14,
             output_tokens: 60,
             reasoning_output_tokens: 10,
         };

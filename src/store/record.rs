@@ -264,6 +264,7 @@ mod tests {
         let u = |n: u64| Usage {
             input_tokens: 120 * n,
             cached_input_tokens: 20 * n,
+            cache_write_input_tokens: 3 * n,
             output_tokens: 30 * n,
             reasoning_output_tokens: 5 * n,
         };

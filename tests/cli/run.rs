@@ -48,6 +48,17 @@ fn jsonl_passes_codex_lines_through_byte_for_byte() {
     assert_eq!(last["thread_id"], "01a20a63-aedc-7403-88f6-8c0f50fdecca");
     assert_eq!(last["exit_code"], 0);
     assert_eq!(last["usage"]["input_tokens"], 240);
+    // Every field codex reports is there.
+    let codex_usage = recorded
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "turn.completed")
+        .last()
+        .unwrap()["usage"]
+        .clone();
+    for (field, value) in codex_usage.as_object().unwrap() {
+        assert_eq!(&last["usage"][field], value, "{field}");
+    }
     assert!(
         last["final_message"]
             .as_str()
