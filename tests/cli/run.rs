@@ -51,9 +51,9 @@ fn jsonl_passes_codex_lines_through_byte_for_byte() {
     // Every field codex reports is there.
     let codex_usage = recorded
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "turn.completed")
-        .last()
+        .find(|v| v["type"] == "turn.completed")
         .unwrap()["usage"]
         .clone();
     for (field, value) in codex_usage.as_object().unwrap() {
