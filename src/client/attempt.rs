@@ -731,7 +731,8 @@ pub fn last_meaningful_line(stderr: &str) -> Option<String> {
                     "WARNING: proceeding, even though we could not create PATH aliases",
                 )
         })
-        .map(|l| l.to_string())
+        // codex prints its errors as `Error: …`; ours already say they are one.
+        .map(|l| l.strip_prefix("Error: ").unwrap_or(l).to_string())
 }
 
 #[cfg(test)]

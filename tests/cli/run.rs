@@ -451,9 +451,9 @@ fn codex_startup_errors_are_reported() {
         .assert()
         .code(1)
         .stdout("")
-        .stderr(predicate::str::contains(
-            "no rollout found for thread id abc",
-        ));
+        .stderr(
+            "spawncodex: error: thread/resume: thread/resume failed: no rollout found for thread id abc (code -32600)\n",
+        );
 }
 
 #[test]
