@@ -174,18 +174,31 @@ pub async fn reap_group(pgid: u32) {
     }
 }
 
+/// Copy lines of codex's stderr to ours, control characters shown rather than sent.
+fn echo_safely(lines: &[u8]) {
+    use std::io::Write;
+    let text = String::from_utf8_lossy(lines);
+    let _ = std::io::stderr().write_all(crate::render::safe::terminal_safe(&text).as_bytes());
+}
+
 /// Collect the tail of codex's stderr; with `echo`, also copy it to our stderr as it comes.
 pub fn collect_stderr(mut stderr: ChildStderr, echo: bool) -> tokio::task::JoinHandle<String> {
     tokio::spawn(async move {
         let mut tail: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; 8192];
+        // With echo, whole lines are copied, made safe for a terminal (codex's stderr carries
+        // what its tools printed); a line cut by a read waits here for its end.
+        let mut echo_pending: Vec<u8> = Vec::new();
         loop {
             match stderr.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     if echo {
-                        use std::io::Write;
-                        let _ = std::io::stderr().write_all(&buf[..n]);
+                        echo_pending.extend_from_slice(&buf[..n]);
+                        if let Some(end) = memchr::memrchr(b'\n', &echo_pending) {
+                            echo_safely(&echo_pending[..=end]);
+                            echo_pending.drain(..=end);
+                        }
                     }
                     tail.extend_from_slice(&buf[..n]);
                     if tail.len() > 2 * STDERR_TAIL_BYTES {
@@ -194,6 +207,9 @@ pub fn collect_stderr(mut stderr: ChildStderr, echo: bool) -> tokio::task::JoinH
                     }
                 }
             }
+        }
+        if !echo_pending.is_empty() {
+            echo_safely(&echo_pending);
         }
         if tail.len() > STDERR_TAIL_BYTES {
             let cut = tail.len() - STDERR_TAIL_BYTES;

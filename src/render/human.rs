@@ -800,6 +800,7 @@ impl Observer for HumanRenderer {
                     .ok()
                     .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
                     .unwrap_or_else(|| "?".into());
+                let ty = safe(&ty);
                 self.line(&format!("{}", format!("event {ty}").style(self.s.dimmed)));
             }
             _ => {
@@ -848,8 +849,9 @@ impl Observer for HumanRenderer {
                 ));
             }
             _ if self.opts.verbose > 0 => {
+                // serde_json escapes C0 controls but writes C1 ones (U+0080..U+009F) as they are.
                 let json = serde_json::to_string(event).unwrap_or_default();
-                self.line(&format!("{}", json.style(s.dimmed)));
+                self.line(&format!("{}", safe(&json).style(s.dimmed)));
             }
             _ => {}
         }

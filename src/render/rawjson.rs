@@ -225,8 +225,9 @@ pub fn hot_item(line: &[u8], at: usize) -> Option<HotItem<'_>> {
                 if rest.first() != Some(&b'"') {
                     return None;
                 }
-                let (_, after_key) = string_at(line, pos)?;
-                if line.get(after_key) != Some(&b':') {
+                let (key, after_key) = string_at(line, pos)?;
+                // An escaped key may spell a known one (`"t\u0065xt"` is `text`): serde reads it.
+                if memchr::memchr(b'\\', key.0).is_some() || line.get(after_key) != Some(&b':') {
                     return None;
                 }
                 (Field::Other, after_key + 1)
@@ -370,7 +371,8 @@ pub fn file_changes(array: &[u8]) -> Option<Vec<FileChange<'_>>> {
                 return None;
             }
             let (key, after_key) = string_at(array, pos)?;
-            if array.get(after_key) != Some(&b':') {
+            // As in `hot_item`: an escaped key may be `path` or `kind` in disguise.
+            if memchr::memchr(b'\\', key.0).is_some() || array.get(after_key) != Some(&b':') {
                 return None;
             }
             let value_at = after_key + 1;
@@ -531,6 +533,7 @@ mod tests {
         assert_eq!(file_changes(br#"[{"path":"a","kind":null}]"#), None);
         assert_eq!(file_changes(br#"[{"path":"a","path":"b"}]"#), None);
         assert_eq!(file_changes(br#"[{"path":"a"}] "#), None);
+        assert_eq!(file_changes(br#"[{"path":"a","p\u0061th":"b"}]"#), None);
     }
 
     #[test]
@@ -556,6 +559,9 @@ mod tests {
             br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text":"x","text":"y"}}"#,
             br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","x":{"n":1}}}"#,
             br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text":1}}"#,
+            // A key with an escape may be a known one in disguise.
+            br#"{"type":"item.completed","item":{"id":"a","type":"reasoning","text":"A","t\u0065xt":"B"}}"#,
+            br#"{"type":"item.completed","item":{"id":"a","type":"agent_message","text":"A","typ\u0065":"reasoning"}}"#,
         ] {
             assert_eq!(
                 hot_item(line, 25),

@@ -434,3 +434,31 @@ fn control_characters_from_codex_are_shown_not_obeyed() {
         );
     }
 }
+
+#[test]
+fn verbose_output_and_unknown_events_are_made_safe_too() {
+    let env = Env::new();
+    let script = env.script(
+        "hostile-verbose",
+        &[
+            "@@stderr evil \u{1b}]0;pwned\u{7} \u{1b}[2J",
+            r#"{"type":"thread.started","thread_id":"t-\u009b2J"}"#,
+            r#"{"type":"\u001b]0;pwned\u0007brand.new"}"#,
+            r#"{"type":"turn.failed","error":{"message":"bad \u009b2J"}}"#,
+            "@@exit 1",
+        ],
+    );
+    let out = env
+        .cmd(&[&script])
+        .args(["live", "-v", "--color", "never", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("evil ^[]0;pwned^G ^[[2J"), "{stderr}");
+    assert!(stderr.contains("event ^[]0;pwned^Gbrand.new"), "{stderr}");
+    assert!(
+        !stderr.contains(|c: char| c.is_control() && c != '\n'),
+        "{stderr:?}"
+    );
+}
