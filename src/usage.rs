@@ -23,8 +23,41 @@ pub fn report(e: clap::Error) -> u8 {
             exit::OK
         };
     }
-    eprintln!("spawncodex: error: {}", one_line(&e));
+    let message = one_line(&e);
+    eprintln!("spawncodex: error: {message}");
+    if jsonl_turn_requested() {
+        let error = crate::error::CliError::usage(message);
+        crate::commands::failed_result_line(&error, None, std::time::Duration::ZERO);
+    }
     exit::USAGE
+}
+
+/// Did a command line clap could not parse ask for a turn in `--jsonl` mode? Then its stdout
+/// still ends with the result line. Read from the raw arguments, before any `--`: `--jsonl`,
+/// and a turn command as the first word that is neither an option nor an option's value.
+fn jsonl_turn_requested() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).take_while(|a| a != "--").collect();
+    if !args.iter().any(|a| a == "--jsonl") {
+        return false;
+    }
+    let cmd = Cli::command();
+    let takes_value = |flag: &str| {
+        cmd.get_arguments().any(|arg| {
+            arg.get_action().takes_values()
+                && (arg.get_long().is_some_and(|l| flag == format!("--{l}"))
+                    || arg.get_short().is_some_and(|c| flag == format!("-{c}")))
+        })
+    };
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if !word.starts_with('-') {
+            return matches!(word.as_str(), "run" | "live" | "resume" | "schema-run");
+        }
+        if !word.contains('=') && takes_value(word) {
+            words.next();
+        }
+    }
+    false
 }
 
 pub fn unknown_option_message(option: &str) -> String {

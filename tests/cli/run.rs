@@ -588,7 +588,7 @@ fn usage_errors_are_one_line() {
 #[test]
 fn jsonl_ends_with_a_result_line_even_when_codex_never_starts() {
     let env = Env::new();
-    let cases: [(&[&str], i32, Option<&str>, &str); 5] = [
+    let cases: [(&[&str], i32, Option<&str>, &str); 8] = [
         (&["--jsonl", "run", "hi"], 127, None, "codex not found"),
         (
             &["--jsonl", "resume", "--session", "nosuch", "hi"],
@@ -604,6 +604,20 @@ fn jsonl_ends_with_a_result_line_even_when_codex_never_starts() {
             "/no/such.json",
         ),
         (&["--jsonl", "run", "--sesion"], 2, None, "--sesion"),
+        // Values clap refuses, and an unknown flag.
+        (
+            &["--jsonl", "run", "--reasoning-effort", "hgih", "hi"],
+            2,
+            None,
+            "hgih",
+        ),
+        (
+            &["run", "--timeout", "abc", "--jsonl", "hi"],
+            2,
+            None,
+            "abc",
+        ),
+        (&["--jsonl", "live", "--bogus", "hi"], 2, None, "--bogus"),
     ];
     for (args, code, session, error) in cases {
         let out = env
@@ -644,7 +658,12 @@ fn values_codex_would_take_silently_are_checked_here_also_by_dry_run() {
     std::fs::write(env.store_file(), "{damaged").unwrap();
     // Arguments, environment, and what the one error line names.
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
+        (
+            &["run", "--events-file", "/no/such/dir/e.jsonl", "hi"],
+            &[],
+            "--events-file",
+        ),
         (&["run", "--reasoning-effort", "hihg", "hi"], &[], "hihg"),
         (
             &["run", "--add-dir", "/no/such/dir", "hi"],
@@ -687,6 +706,12 @@ fn values_codex_would_take_silently_are_checked_here_also_by_dry_run() {
     }
     assert_eq!(env.calls(), 0);
     assert_eq!(std::fs::read(env.store_file()).unwrap(), b"{damaged");
+    // Every level codex knows is taken, `none` included.
+    env.cmd(&[&plain])
+        .args(["run", "--dry-run", "--reasoning-effort", "none", "hi"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("model_reasoning_effort=\"none\""));
 }
 
 #[test]
@@ -734,4 +759,21 @@ fn piped_text_goes_to_codex_only_with_append_stdin_and_is_never_dropped_unsaid()
         .assert()
         .success();
     assert_eq!(env.argv(4).last().unwrap(), "x");
+    // -q: errors only, so no note; and an empty stdin adds no empty block.
+    let out = env
+        .std_cmd(&[&script])
+        .args(["-q", "run", "review this"])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
+    let out = env
+        .std_cmd(&[&script])
+        .args(["run", "--append-stdin", "review this"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(env.argv(6).last().unwrap(), "review this");
 }
