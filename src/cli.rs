@@ -178,7 +178,7 @@ pub struct TurnArgs {
     pub config: Vec<String>,
 
     /// Reasoning effort (codex takes any value without a word, so a typo is refused here)
-    #[arg(long, value_name = "LEVEL", value_parser = ["minimal", "low", "medium", "high", "xhigh"])]
+    #[arg(long, value_name = "LEVEL", value_parser = ["none", "minimal", "low", "medium", "high", "xhigh"])]
     pub reasoning_effort: Option<String>,
 
     /// Let codex run outside a git repository

@@ -168,10 +168,11 @@ pub fn resolve_prompt(
     arg: Option<String>,
     stdin_taken: bool,
     append_stdin: bool,
+    quiet: bool,
 ) -> CliResult<String> {
     let given = arg.filter(|p| p != "-");
     if given.is_some() && !append_stdin {
-        if !stdin_taken && stdin_has_input() {
+        if !quiet && !stdin_taken && stdin_has_input() {
             eprintln!(
                 "spawncodex: note: stdin is not read when a prompt is given; add --append-stdin to send it"
             );
@@ -195,6 +196,8 @@ pub fn resolve_prompt(
                 .read_to_string(&mut text)
                 .map_err(|e| CliError::usage(format!("cannot read stdin: {e}")))?;
             match given {
+                // Nothing piped: nothing added.
+                Some(p) if text.trim().is_empty() => p,
                 Some(p) => format!("{p}\n\n<stdin>\n{}\n</stdin>", text.trim_end_matches('\n')),
                 None => text,
             }

@@ -51,7 +51,12 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
     request.prompt = if args.dry_run && args.prompt.is_none() {
         "-".into()
     } else {
-        resolve_prompt(args.prompt, stdin_taken, args.append_stdin)?
+        resolve_prompt(
+            args.prompt,
+            stdin_taken,
+            args.append_stdin,
+            ctx.global.quiet,
+        )?
     };
     if let Some(dir) = &request.cwd
         && !dir.is_dir()

@@ -9,7 +9,8 @@ use crate::schema::PreparedSchema;
 use crate::store::validate_name;
 
 pub async fn run(ctx: &Ctx, args: RunArgs, live: bool) -> CliResult<u8> {
-    let plan = plan_new_turn(args, if live { "live" } else { "run" }, live, None, false)?;
+    let operation = if live { "live" } else { "run" };
+    let plan = plan_new_turn(args, operation, live, None, false, ctx.global.quiet)?;
     execute(ctx, plan).await
 }
 
@@ -20,6 +21,7 @@ pub fn plan_new_turn(
     live: bool,
     schema: Option<(PreparedSchema, u32, bool)>,
     stdin_taken: bool,
+    quiet: bool,
 ) -> CliResult<TurnPlan> {
     let session = match &args.session {
         Some(name) => {
@@ -41,7 +43,7 @@ pub fn plan_new_turn(
     request.prompt = if args.dry_run && args.prompt.is_none() {
         "-".into()
     } else {
-        resolve_prompt(args.prompt, stdin_taken, args.append_stdin)?
+        resolve_prompt(args.prompt, stdin_taken, args.append_stdin, quiet)?
     };
     let (schema, repair, compact) = match schema {
         Some((s, r, c)) => (Some(s), r, c),

@@ -27,6 +27,7 @@ pub async fn schema_run(ctx: &Ctx, args: SchemaRunArgs) -> CliResult<u8> {
         false,
         Some((schema, args.schema.repair, args.schema.compact)),
         stdin_taken,
+        ctx.global.quiet,
     )?;
     execute(ctx, plan).await
 }

@@ -270,6 +270,16 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     )?;
     let history = history_limit()?;
     if plan.dry_run {
+        // What opening --events-file would refuse, without creating it.
+        if let Some(path) = &ctx.global.events_file {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if dir.is_some_and(|d| !d.is_dir()) || path.is_dir() {
+                return Err(CliError::usage(format!(
+                    "cannot open --events-file {}: no such directory, or it is a directory",
+                    path.display()
+                )));
+            }
+        }
         let line = dry_run_line(ctx, &plan.request);
         return super::print_stdout(&format!("{line}\n"));
     }
