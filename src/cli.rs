@@ -48,7 +48,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
-    /// More detail on stderr: client events, codex's own stderr, full command output (-v)
+    /// More detail on stderr: client events, codex's own stderr, full command output, no spinner
+    /// (-v)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

@@ -80,7 +80,7 @@ fn list(store: &FileStore, json: bool) -> CliResult<u8> {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         text.push_str(&fmt_row(&cells));
     }
-    out(&text)
+    out(&crate::render::safe::terminal_safe(&text))
 }
 
 fn show(store: &FileStore, name: &str, json: bool) -> CliResult<u8> {
@@ -96,7 +96,8 @@ fn show(store: &FileStore, name: &str, json: bool) -> CliResult<u8> {
         text.push('\n');
         return out(&text);
     }
-    out(&describe(&record))
+    // A view for people: what codex wrote (prompts, answers, errors) is made safe to show.
+    out(&crate::render::safe::terminal_safe(&describe(&record)))
 }
 
 fn describe(r: &SessionRecord) -> String {

@@ -136,7 +136,8 @@ fn make_renderer(ctx: &Ctx, live: bool) -> CliResult<Box<dyn Renderer>> {
         Box::new(HumanRenderer::new(HumanOptions {
             live,
             color: style::stderr_color(g.color),
-            spinner: style::stderr_interactive(),
+            // -v copies codex's stderr as it comes, which a spinner's line would garble.
+            spinner: style::stderr_interactive() && g.verbose == 0,
             verbose: g.verbose,
             quiet: g.quiet,
         }))

@@ -1212,6 +1212,7 @@ mod tests {
                 // shows them made safe.
                 "a\x1b[2Jb\x1b]0;title\x07\n",
                 "x\u{85}y\u{8}\n",
+                "del \u{7f} here\n",
                 &many,
                 &huge,
             ] {
@@ -1235,7 +1236,7 @@ mod tests {
                     };
                     let shown = render(true);
                     assert_eq!(shown, render(false), "{text:?} {tail:?} {color}");
-                    let obeyed = ["\x1b[2J", "\x1b]", "\u{85}", "\r", "\x08", "\x07"];
+                    let obeyed = ["\x1b[2J", "\x1b]", "\u{85}", "\r", "\x08", "\x07", "\x7f"];
                     assert!(!obeyed.iter().any(|c| shown.contains(c)), "{shown:?}");
                 }
             }

@@ -79,7 +79,7 @@ impl<'a> RawStr<'a> {
                     b'u' => {
                         let (used, ok) = unicode_escape(escape, out);
                         let control =
-                            matches!(hex4(escape.get(2..6)), Some(0..=0x1f | 0x80..=0x9f));
+                            matches!(hex4(escape.get(2..6)), Some(0..=0x1f | 0x7f..=0x9f));
                         shown &= ok && !control;
                         used
                     }
@@ -95,6 +95,9 @@ impl<'a> RawStr<'a> {
                     1
                 }
                 [other, ..] => {
+                    // A raw control byte or DEL (not in a string `hot_item` checked) is not shown
+                    // as it is either.
+                    shown &= !(*other < 0x20 || *other == 0x7f);
                     out.push(*other);
                     1
                 }

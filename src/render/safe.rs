@@ -7,10 +7,10 @@
 use std::borrow::Cow;
 
 /// `text` as it can be written to a terminal: newlines and tabs kept, a carriage return right
-/// before a newline dropped (a CRLF line end), every other C0 control in caret notation (`^[`,
-/// `^M`), and C1 controls (U+0080 to U+009F, which some terminals obey too) as U+FFFD.
+/// before a newline dropped (a CRLF line end), every other C0 control and DEL in caret notation
+/// (`^[`, `^M`, `^?`), and C1 controls (U+0080 to U+009F, which some terminals obey too) as U+FFFD.
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
-    let c0 = |b: &u8| *b < 0x20 && *b != b'\n' && *b != b'\t';
+    let c0 = |b: &u8| (*b < 0x20 && *b != b'\n' && *b != b'\t') || *b == 0x7f;
     if !text.as_bytes().iter().any(c0) && !has_c1_control(text.as_bytes()) {
         return Cow::Borrowed(text);
     }
@@ -24,6 +24,7 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
                 out.push('^');
                 out.push(char::from(c as u8 + 0x40));
             }
+            '\u{7f}' => out.push_str("^?"),
             '\u{80}'..='\u{9f}' => out.push('\u{FFFD}'),
             _ => out.push(c),
         }
@@ -48,7 +49,7 @@ mod tests {
         );
         assert_eq!(terminal_safe("x\u{9b}31m"), "x\u{FFFD}31m");
         assert_eq!(terminal_safe("one\r\ntwo\rthree\x08"), "one\ntwo^Mthree^H");
-        assert_eq!(terminal_safe("\0\x1f"), "^@^_");
+        assert_eq!(terminal_safe("\0\x1f\x7f"), "^@^_^?");
     }
 
     #[test]

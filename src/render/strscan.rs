@@ -13,8 +13,8 @@ use super::safe::has_c1_control;
 /// The string whose opening quote is at `at` in `line`: the bytes between its quotes and the
 /// position after the closing quote. `None` unless serde would accept it as a JSON string (no
 /// raw control bytes, valid escapes, no lone surrogates, valid UTF-8), and also for a string
-/// with a raw C1 control character, which a terminal may obey: the renderer's general path
-/// shows it made safe (see [`super::safe`]).
+/// with a raw DEL or C1 control character, which a terminal may act on: the renderer's general
+/// path shows it made safe (see [`super::safe`]).
 pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
     let start = at + 1;
     // Most strings (keys, ids, types, statuses) are short and plain: one look at their first
@@ -81,7 +81,7 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
 }
 
 /// How many bytes at the start of `bytes` are plain string content, i.e. neither `"`, `\`
-/// nor a control byte (< 0x20), and whether a non-ASCII byte is among them. Every byte of
+/// nor a control byte (< 0x20, or DEL), and whether a non-ASCII byte is among them. Every byte of
 /// every string `live` shows goes through here, mostly in runs of a few dozen bytes (an
 /// output has an escaped newline every line), so it is inlined and reads 16 bytes at a time
 /// with SSE2, which every x86-64 CPU has; a call to `memchr` per run cost more in set-up
@@ -112,9 +112,12 @@ fn plain_run_sse2(bytes: &[u8]) -> (usize, bool) {
         unsafe {
             let quote = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8));
             let backslash = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8));
-            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned).
+            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned); and DEL.
             let low = _mm_set1_epi8(0x1f);
-            let control = _mm_cmpeq_epi8(_mm_max_epu8(block, low), low);
+            let control = _mm_or_si128(
+                _mm_cmpeq_epi8(_mm_max_epu8(block, low), low),
+                _mm_cmpeq_epi8(block, _mm_set1_epi8(0x7f)),
+            );
             let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
             (
                 _mm_movemask_epi8(special) as u32,
@@ -157,7 +160,7 @@ fn plain_run_sse2(bytes: &[u8]) -> (usize, bool) {
 #[inline]
 fn plain_run_bytes(bytes: &[u8], at: usize, mut non_ascii: bool) -> (usize, bool) {
     for (i, &b) in bytes.iter().enumerate().skip(at) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
+        if b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f {
             return (i, non_ascii);
         }
         non_ascii |= b >= 0x80;
@@ -226,7 +229,8 @@ fn escaped_bytes(backslash: u64, carry: &mut u64) -> u64 {
 struct Masks {
     quote: u64,
     backslash: u64,
-    /// Bytes below 0x20, which a JSON string may not hold raw.
+    /// Bytes below 0x20, which a JSON string may not hold raw, and DEL, which it may but a
+    /// terminal acts on: neither goes the one-pass way.
     control: u64,
     /// Bytes 0x80 and above: the string needs a UTF-8 check.
     high: u64,
@@ -258,6 +262,7 @@ impl Masks {
                 let low = _mm_set1_epi8(0x1f);
                 let control = _mm_cmpeq_epi8(_mm_max_epu8(bytes, low), low);
                 masks.control |= u64::from(_mm_movemask_epi8(control) as u16) << shift;
+                masks.control |= eq(0x7f);
                 masks.high |= u64::from(_mm_movemask_epi8(bytes) as u16) << shift;
             }
         }
@@ -273,7 +278,7 @@ impl Masks {
             set(&mut masks.quote, b == b'"');
             set(&mut masks.backslash, b == b'\\');
             set(&mut masks.letter_n, b == b'n');
-            set(&mut masks.control, b < 0x20);
+            set(&mut masks.control, b < 0x20 || b == 0x7f);
             set(&mut masks.high, b >= 0x80);
         }
         masks
@@ -341,7 +346,7 @@ mod tests {
                 expected.quote |= if b == b'"' { bit } else { 0 };
                 expected.backslash |= if b == b'\\' { bit } else { 0 };
                 expected.letter_n |= if b == b'n' { bit } else { 0 };
-                expected.control |= if b < 0x20 { bit } else { 0 };
+                expected.control |= if b < 0x20 || b == 0x7f { bit } else { 0 };
                 expected.high |= if b >= 0x80 { bit } else { 0 };
             }
             assert_eq!(Masks::of(&block), expected);
@@ -410,12 +415,15 @@ mod tests {
             line.extend_from_slice(br#""}"#);
             let at = 5;
             let mut serde = serde_json::Deserializer::from_slice(&line[at..]).into_iter::<String>();
-            // serde's answer, less what string_at leaves to the general path: a raw C1 control.
+            // serde's answer, less what string_at leaves to the general path: a raw C1 or DEL.
             let expected = serde
                 .next()
                 .and_then(Result::ok)
                 .map(|s| (s, at + serde.byte_offset()))
-                .filter(|(_, end)| !has_c1_control(&line[at + 1..end - 1]));
+                .filter(|(_, end)| {
+                    let raw = &line[at + 1..end - 1];
+                    !has_c1_control(raw) && !raw.contains(&0x7f)
+                });
             let got = string_at(&line, at).map(|(raw, end)| {
                 let mut text = Vec::new();
                 let shown = super::super::rawjson::RawStr(raw)
@@ -423,7 +431,7 @@ mod tests {
                 let text = String::from_utf8(text).unwrap();
                 // Shown as it is exactly when it has no control character a terminal obeys.
                 let obeyed =
-                    |c: char| matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\u{80}'..='\u{9f}');
+                    |c: char| matches!(c, '\0'..='\x08' | '\x0b'..='\x1f' | '\u{7f}'..='\u{9f}');
                 assert_eq!(shown, !text.chars().any(obeyed), "{text:?}");
                 (text, end)
             });

@@ -775,3 +775,43 @@ fn a_malformed_session_is_named_kept_and_removable_and_its_neighbours_go_on() {
             .contains_key("a2")
     );
 }
+
+#[test]
+fn sessions_show_and_list_show_control_characters_from_codex_not_send_them() {
+    let env = Env::new();
+    let script = env.script(
+        "evil",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-evil"}"#,
+            r#"{"type":"turn.failed","error":{"message":"fatal \u001b[2J\u001b]0;pwned\u0007\u009b31m\u007f"}}"#,
+            "@@exit 1",
+        ],
+    );
+    env.cmd(&[&script])
+        .args(["run", "--session", "evil", "hi \u{1b}[2J"])
+        .assert()
+        .code(1);
+    for args in [["sessions", "show", "evil"], ["sessions", "list", "-"]] {
+        let args: Vec<&str> = args.into_iter().filter(|a| *a != "-").collect();
+        let out = env.cmd(&[]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            !stdout.contains(|c: char| c.is_control() && c != '\n'),
+            "{args:?}: {stdout:?}"
+        );
+        if args[1] == "show" {
+            assert!(
+                stdout.contains("fatal ^[[2J^[]0;pwned^G\u{FFFD}31m^?"),
+                "{stdout}"
+            );
+            assert!(stdout.contains("hi ^[[2J"), "{stdout}");
+        }
+    }
+    // The JSON view is data: the text as codex gave it.
+    let json = show_json(&env, "evil");
+    assert_eq!(
+        json["history"][0]["error"],
+        "fatal \u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31m\u{7f}"
+    );
+}
