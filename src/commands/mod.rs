@@ -45,9 +45,23 @@ pub async fn dispatch(cli: Cli) -> CliResult<u8> {
     };
     if let Err(e) = &result
         && turn
-        && ctx.global.jsonl
     {
-        failed_result_line(e, session, started.elapsed());
+        // Any error here came before the turn's own result line was written.
+        let line = failed_result_json(e, session, started.elapsed());
+        if ctx.global.jsonl {
+            write_result_line(&line);
+        }
+        if let Some(path) = &ctx.global.events_file {
+            // The events file gets it too, if it can be opened at all.
+            if let Ok(mut file) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                use std::io::Write;
+                let _ = file.write_all(&line);
+            }
+        }
     }
     result
 }
@@ -57,7 +71,11 @@ pub async fn dispatch(cli: Cli) -> CliResult<u8> {
 /// that reads the result line gets the error and the exit code, not nothing. A turn that got
 /// as far as codex writes its own.
 pub fn failed_result_line(e: &CliError, session: Option<String>, took: std::time::Duration) {
-    use std::io::Write;
+    write_result_line(&failed_result_json(e, session, took));
+}
+
+/// The `spawncodex.result` line of a turn that failed with `e`, newline included.
+fn failed_result_json(e: &CliError, session: Option<String>, took: std::time::Duration) -> Vec<u8> {
     let outcome = crate::client::Outcome {
         status: crate::client::TurnStatus::Failed,
         error: Some(e.message.clone()),
@@ -69,12 +87,17 @@ pub fn failed_result_line(e: &CliError, session: Option<String>, took: std::time
         session,
         ..crate::render::Report::default()
     };
-    if let Ok(mut line) = serde_json::to_vec(&crate::render::result_json(&outcome, &report)) {
-        line.push(b'\n');
-        let mut stdout = std::io::stdout().lock();
-        // A closed stdout has nobody to tell; the error still goes to stderr.
-        let _ = stdout.write_all(&line).and_then(|()| stdout.flush());
-    }
+    let mut line =
+        serde_json::to_vec(&crate::render::result_json(&outcome, &report)).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+fn write_result_line(line: &[u8]) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout has nobody to tell; the error still goes to stderr.
+    let _ = stdout.write_all(line).and_then(|()| stdout.flush());
 }
 
 /// What every subcommand may need from the global options.

@@ -641,13 +641,19 @@ fn jsonl_ends_with_a_result_line_even_when_codex_never_starts() {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
     }
-    // Without --jsonl, stdout stays empty.
+    // Without --jsonl, stdout stays empty; an --events-file gets the result line all the same.
+    let events = env.path().join("events.jsonl");
     env.cmd(&[])
         .env("SPAWNCODEX_CODEX_BIN", env.path().join("no-such-codex"))
-        .args(["run", "hi"])
+        .args(["--events-file", events.to_str().unwrap(), "run", "hi"])
         .assert()
         .code(127)
         .stdout("");
+    let logged = std::fs::read_to_string(&events).unwrap();
+    assert_eq!(logged.lines().count(), 1, "{logged}");
+    let line: serde_json::Value = serde_json::from_str(&logged).unwrap();
+    assert_eq!(line["type"], "spawncodex.result");
+    assert_eq!(line["exit_code"], 127);
 }
 
 #[test]
