@@ -712,18 +712,22 @@ impl SessionStore for StoreFile {
         force: bool,
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
         self.modify(|s| {
-            let (mut added, mut skipped) = (Vec::new(), Vec::new());
+            let taken: Vec<String> = records
+                .iter()
+                .filter(|r| s.contains(&r.name))
+                .map(|r| r.name.clone())
+                .collect();
+            if !force && !taken.is_empty() {
+                return Ok(((Vec::new(), taken), false));
+            }
+            let mut added = Vec::new();
             for r in records {
-                if s.contains(&r.name) && !force {
-                    skipped.push(r.name);
-                } else {
-                    let raw = self.encode(&r)?;
-                    s.put(r.name.clone(), raw);
-                    added.push(r.name);
-                }
+                let raw = self.encode(&r)?;
+                s.put(r.name.clone(), raw);
+                added.push(r.name);
             }
             let changed = !added.is_empty();
-            Ok(((added, skipped), changed))
+            Ok(((added, Vec::new()), changed))
         })
     }
 }

@@ -78,7 +78,9 @@ pub trait SessionStore {
     fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError>;
     /// Remove everything; returns how many.
     fn clear(&self) -> Result<usize, StoreError>;
-    /// Merge records; existing names are skipped unless `force`. Returns (added, skipped).
+    /// Merge records. Without `force`, a name that exists already merges nothing at all (all or
+    /// nothing) and comes back as skipped; with it, existing records are overwritten. Returns
+    /// (added, skipped).
     fn merge(
         &self,
         records: Vec<SessionRecord>,
@@ -158,16 +160,19 @@ impl SessionStore for MemoryStore {
         force: bool,
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
         let mut map = self.lock();
-        let (mut added, mut skipped) = (Vec::new(), Vec::new());
-        for r in records {
-            if map.contains_key(&r.name) && !force {
-                skipped.push(r.name);
-            } else {
-                added.push(r.name.clone());
-                map.insert(r.name.clone(), r);
-            }
+        let taken: Vec<String> = records
+            .iter()
+            .filter(|r| map.contains_key(&r.name))
+            .map(|r| r.name.clone())
+            .collect();
+        if !force && !taken.is_empty() {
+            return Ok((Vec::new(), taken));
         }
-        Ok((added, skipped))
+        let added = records.iter().map(|r| r.name.clone()).collect();
+        for r in records {
+            map.insert(r.name.clone(), r);
+        }
+        Ok((added, Vec::new()))
     }
 }
 
