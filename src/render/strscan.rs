@@ -101,35 +101,18 @@ pub(super) fn plain_run(bytes: &[u8]) -> (usize, bool) {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn plain_run_sse2(bytes: &[u8]) -> (usize, bool) {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+    // Bit i of the first mask: byte i is special; of the second: byte i is >= 0x80.
+    let masks = |part: &[u8]| {
+        let m = part.first_chunk::<16>().map(masks16).unwrap_or_default();
+        (
+            u32::from(m.quote | m.backslash | m.control),
+            u32::from(m.high),
+        )
     };
-    /// Bit i of the first mask: byte i is special; of the second: byte i is >= 0x80.
-    #[inline]
-    fn masks(block: __m128i) -> (u32, u32) {
-        // SAFETY: SSE2 is part of every x86-64 CPU; these only compute on registers.
-        unsafe {
-            let quote = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8));
-            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned); and DEL.
-            let low = _mm_set1_epi8(0x1f);
-            let control = _mm_or_si128(
-                _mm_cmpeq_epi8(_mm_max_epu8(block, low), low),
-                _mm_cmpeq_epi8(block, _mm_set1_epi8(0x7f)),
-            );
-            let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
-            (
-                _mm_movemask_epi8(special) as u32,
-                _mm_movemask_epi8(block) as u32,
-            )
-        }
-    }
     let mut at = 0;
     let mut high = 0;
     while let Some(block) = bytes.get(at..at + 16) {
-        // SAFETY: `block` is 16 readable bytes; the load has no alignment requirement.
-        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(block.as_ptr().cast()) });
+        let (special, non_ascii) = masks(block);
         if special != 0 {
             let run = special.trailing_zeros();
             let before = (1u32 << run) - 1;
@@ -142,8 +125,7 @@ fn plain_run_sse2(bytes: &[u8]) -> (usize, bool) {
         // The last bytes: one load that ends at the end, the bytes already seen masked off.
         let from = bytes.len() - 16;
         let seen = at - from;
-        // SAFETY: `bytes[from..]` is 16 readable bytes.
-        let (special, non_ascii) = masks(unsafe { _mm_loadu_si128(bytes[from..].as_ptr().cast()) });
+        let (special, non_ascii) = masks(&bytes[from..]);
         let (special, non_ascii) = (special >> seen, non_ascii >> seen);
         let run = special.trailing_zeros().min(16 - seen as u32);
         let before = if run >= 16 {
@@ -238,33 +220,54 @@ struct Masks {
     letter_n: u64,
 }
 
+/// [`Masks`] for 16 bytes, as one set of SSE2 compares finds them; the 64-byte scan and
+/// [`plain_run`] both read bytes this way.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Default)]
+struct Masks16 {
+    quote: u16,
+    backslash: u16,
+    letter_n: u16,
+    control: u16,
+    high: u16,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn masks16(part: &[u8; 16]) -> Masks16 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    // SAFETY: `part` is 16 readable bytes (the load needs no alignment), and SSE2 is part of
+    // every x86-64 CPU.
+    unsafe {
+        let bytes = _mm_loadu_si128(part.as_ptr().cast());
+        let mask = |v: __m128i| _mm_movemask_epi8(v) as u16;
+        let eq = |byte: u8| mask(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(byte as i8)));
+        let low = _mm_set1_epi8(0x1f);
+        Masks16 {
+            quote: eq(b'"'),
+            backslash: eq(b'\\'),
+            letter_n: eq(b'n'),
+            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned); and DEL.
+            control: mask(_mm_cmpeq_epi8(_mm_max_epu8(bytes, low), low)) | eq(0x7f),
+            high: mask(bytes),
+        }
+    }
+}
+
 impl Masks {
     #[cfg(target_arch = "x86_64")]
     fn of(block: &[u8; 64]) -> Masks {
-        use std::arch::x86_64::{
-            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_set1_epi8,
-        };
         let mut masks = Masks::default();
-        for (i, part) in block.chunks_exact(16).enumerate() {
-            let shift = 16 * i;
-            // SAFETY: `part` is 16 readable bytes (the load needs no alignment), and SSE2 is
-            // part of every x86-64 CPU.
-            unsafe {
-                let bytes = _mm_loadu_si128(part.as_ptr().cast());
-                let eq = |byte: u8| {
-                    let mask = _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(byte as i8)));
-                    u64::from(mask as u16) << shift
-                };
-                masks.quote |= eq(b'"');
-                masks.backslash |= eq(b'\\');
-                masks.letter_n |= eq(b'n');
-                // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned).
-                let low = _mm_set1_epi8(0x1f);
-                let control = _mm_cmpeq_epi8(_mm_max_epu8(bytes, low), low);
-                masks.control |= u64::from(_mm_movemask_epi8(control) as u16) << shift;
-                masks.control |= eq(0x7f);
-                masks.high |= u64::from(_mm_movemask_epi8(bytes) as u16) << shift;
-            }
+        for (i, part) in block.as_chunks::<16>().0.iter().enumerate() {
+            let m = masks16(part);
+            let at = |mask: u16| u64::from(mask) << (16 * i);
+            masks.quote |= at(m.quote);
+            masks.backslash |= at(m.backslash);
+            masks.letter_n |= at(m.letter_n);
+            masks.control |= at(m.control);
+            masks.high |= at(m.high);
         }
         masks
     }
