@@ -137,6 +137,18 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The commands that run a turn, by name (they end `--jsonl` output with a result line).
+    pub const TURN_NAMES: [&'static str; 4] = ["run", "live", "resume", "schema-run"];
+
+    pub fn is_turn(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Live(_) | Command::Resume(_) | Command::SchemaRun(_)
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CompletionShell {
     Bash,
@@ -422,6 +434,23 @@ pub enum SessionsCommand {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn turn_names_are_the_turn_subcommands() {
+        for (name, rest) in [
+            ("run", &["p"][..]),
+            ("live", &["p"]),
+            ("resume", &["--last", "p"]),
+            ("schema-run", &["--schema", "s.json", "p"]),
+        ] {
+            assert!(Command::TURN_NAMES.contains(&name));
+            let cli = Cli::try_parse_from(["spawncodex", name].iter().chain(rest)).unwrap();
+            assert!(cli.command.is_turn(), "{name}");
+        }
+        assert_eq!(Command::TURN_NAMES.len(), 4);
+        let sessions = Cli::try_parse_from(["spawncodex", "sessions", "list"]).unwrap();
+        assert!(!sessions.command.is_turn());
+    }
 
     #[test]
     fn cli_is_consistent() {

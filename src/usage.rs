@@ -51,7 +51,7 @@ fn jsonl_turn_requested() -> bool {
     let mut words = args.iter();
     while let Some(word) = words.next() {
         if !word.starts_with('-') {
-            return matches!(word.as_str(), "run" | "live" | "resume" | "schema-run");
+            return crate::cli::Command::TURN_NAMES.contains(&word.as_str());
         }
         if !word.contains('=') && takes_value(word) {
             words.next();

@@ -30,10 +30,7 @@ pub async fn dispatch(cli: Cli) -> CliResult<u8> {
         Command::Resume(args) => args.session.clone(),
         _ => None,
     };
-    let turn = matches!(
-        cli.command,
-        Command::Run(_) | Command::Live(_) | Command::Resume(_) | Command::SchemaRun(_)
-    );
+    let turn = cli.command.is_turn();
     let result = match cli.command {
         Command::Run(args) => run::run(&ctx, args, false).await,
         Command::Live(args) => run::run(&ctx, args, true).await,
