@@ -8,7 +8,7 @@ use super::{Ctx, apply_turn_args, resolve_prompt};
 use crate::cli::ResumeArgs;
 use crate::client::{ExecRequest, ResumeTarget};
 use crate::error::{CliError, CliResult};
-use crate::store::{SessionRecord, SessionStore, validate_name};
+use crate::store::{FileStore, SessionRecord, SessionStore, validate_name};
 
 pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
     let (schema, stdin_taken) = prepare_schema(&args.schema)?;
@@ -27,13 +27,21 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
         Some(SessionPlan::Existing { name: name.clone() })
     } else if args.last {
         let store = ctx.store()?;
-        let all = store.list().map_err(store_err)?;
-        let record = all.into_iter().next().ok_or_else(|| {
+        let mut listing = store.list_summaries().map_err(store_err)?;
+        // A malformed record may be the newest one: which session is "last" is then unknown.
+        if !listing.malformed.is_empty() {
+            return Err(store_err(listing.malformed.swap_remove(0)));
+        }
+        let newest = listing.sessions.first().ok_or_else(|| {
             CliError::usage(format!(
                 "no sessions in {}: start one with `spawncodex run --session NAME \"...\"`",
                 store.path().display()
             ))
         })?;
+        let record = store
+            .get(&newest.name)
+            .map_err(store_err)?
+            .ok_or_else(|| unknown_session(store, &newest.name))?;
         apply_record(&mut request, &record);
         Some(SessionPlan::Existing { name: record.name })
     } else if let Some(thread) = &args.thread {
@@ -94,12 +102,15 @@ fn apply_record(req: &mut ExecRequest, rec: &SessionRecord) {
     req.skip_git_repo_check = o.skip_git_repo_check;
 }
 
-fn unknown_session(store: &impl SessionStore, name: &str) -> CliError {
+fn unknown_session(store: &FileStore, name: &str) -> CliError {
     // Close names are a courtesy: a store that cannot be listed just gets no hint about them.
-    let Ok(names) = store
-        .list()
-        .map(|all| all.into_iter().map(|r| r.name).collect::<Vec<String>>())
-    else {
+    let Ok(names) = store.list_summaries().map(|listing| {
+        listing
+            .sessions
+            .into_iter()
+            .map(|r| r.name)
+            .collect::<Vec<String>>()
+    }) else {
         return CliError::usage(format!("no session named {name:?}"));
     };
     let mut close: Vec<(usize, &String)> = names

@@ -24,13 +24,34 @@ pub fn sessions(ctx: &Ctx, cmd: SessionsCommand) -> CliResult<u8> {
     }
 }
 
+/// The sessions that can be read go to stdout; each malformed one gets a line on stderr and
+/// makes the exit code 2, so neither hides the other.
 fn list(store: &FileStore, json: bool) -> CliResult<u8> {
-    let records = store.list_summaries().map_err(store_err)?;
+    let listing = store.list_summaries().map_err(store_err)?;
+    let code = list_readable(store, &listing.sessions, json, listing.malformed.is_empty())?;
+    for malformed in &listing.malformed {
+        eprintln!("spawncodex: error: {malformed}");
+    }
+    match (code, listing.malformed.is_empty()) {
+        (exit::OK, false) => Ok(exit::USAGE),
+        (code, _) => Ok(code),
+    }
+}
+
+fn list_readable(
+    store: &FileStore,
+    records: &[crate::store::SessionSummary],
+    json: bool,
+    nothing_else: bool,
+) -> CliResult<u8> {
     if json {
         let mut text =
             serde_json::to_string(&records).map_err(|e| CliError::usage(e.to_string()))?;
         text.push('\n');
         return out(&text);
+    }
+    if records.is_empty() && !nothing_else {
+        return Ok(exit::OK);
     }
     if records.is_empty() {
         eprintln!(
@@ -267,9 +288,11 @@ pub fn name_candidates() -> Vec<CompletionCandidate> {
     let path = completion_store_path();
     let Some(path) = path else { return Vec::new() };
     FileStore::new(path)
-        .list()
-        .map(|all| {
-            all.into_iter()
+        .list_summaries()
+        .map(|listing| {
+            listing
+                .sessions
+                .into_iter()
                 .map(|r| {
                     let help = format!("{} turns, {}", r.turns, r.cwd.unwrap_or_default());
                     CompletionCandidate::new(OsString::from(r.name)).help(Some(help.into()))

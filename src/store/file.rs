@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{SessionRecord, SessionStore, StoreError, sort_newest_first};
+use super::{Listed, SessionRecord, SessionStore, StoreError, sort_newest_first};
 
 /// The version of one file of records. (The store's own version, which a shard layout has, is
 /// [`super::FORMAT_VERSION`].)
@@ -508,20 +508,16 @@ impl StoreFile {
         self.read_then_keep(|_| ())
     }
 
-    /// Every session without its turn history (cheaper to read), most recently used first.
-    pub fn list_summaries(&self) -> Result<Vec<super::SessionSummary>, StoreError> {
+    /// Every session without its turn history (cheaper to read), in file order. A record that
+    /// does not decode comes back as its [`StoreError::Malformed`], so one bad record does not
+    /// hide the others.
+    pub fn list_summaries(&self) -> Result<Vec<Listed>, StoreError> {
         let (_, sessions) = self.load()?;
-        let mut all = sessions
+        Ok(sessions
             .entries
             .iter()
             .map(|(name, e)| self.decode::<super::SessionSummary>(name, sessions.text(e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        all.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        Ok(all)
+            .collect())
     }
 
     /// Write the whole file atomically (see [`write_atomically`]) and stamp it beside the lock.
@@ -805,7 +801,7 @@ mod tests {
             .list_summaries()
             .unwrap()
             .into_iter()
-            .map(|s| s.name)
+            .map(|s| s.unwrap().name)
             .collect();
         assert_eq!(names.len(), 2);
     }

@@ -58,6 +58,57 @@ pub enum StoreError {
     Exists(String),
 }
 
+/// One session as `sessions list` reads it: its summary, or the error of a record that does not
+/// decode ([`StoreError::Malformed`]).
+pub type Listed = Result<SessionSummary, StoreError>;
+
+/// Every session a store lists: the ones that decode, most recently used first, and the
+/// malformed ones by name, so one bad record does not hide the others.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub sessions: Vec<SessionSummary>,
+    pub malformed: Vec<StoreError>,
+}
+
+impl Listing {
+    fn from_listed(all: Vec<Listed>) -> Self {
+        let mut listing = Listing::default();
+        for listed in all {
+            match listed {
+                Ok(summary) => listing.sessions.push(summary),
+                Err(e) => listing.malformed.push(e),
+            }
+        }
+        listing.sessions.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        listing
+            .malformed
+            .sort_by(|a, b| a.session_name().cmp(&b.session_name()));
+        listing
+    }
+}
+
+/// The session a listed entry is about, decoded or not.
+fn listed_name(listed: &Listed) -> &str {
+    match listed {
+        Ok(summary) => &summary.name,
+        Err(e) => e.session_name().unwrap_or_default(),
+    }
+}
+
+impl StoreError {
+    /// The session this error is about, when it is about one.
+    pub fn session_name(&self) -> Option<&str> {
+        match self {
+            StoreError::Malformed { name, .. } | StoreError::Exists(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
 /// Where sessions live. A reader never sees half a write, and two writers never lose each
 /// other's changes. A change to one session is one consistent step; a change to many (`remove`,
 /// `clear`, `merge`) may be made in several, one per part of the store (a shard of a

@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::file::{self, FORMAT_NAME, HEADER, StoreFile, write_atomically};
-use super::{FORMAT_VERSION, SessionRecord, SessionStore, SessionSummary, StoreError};
+use super::{FORMAT_VERSION, Listing, SessionRecord, SessionStore, StoreError};
 
 /// How many shards. Part of the format: a session's shard is found from its name alone.
 const SHARDS: usize = 256;
@@ -434,15 +434,11 @@ impl FileStore {
         })
     }
 
-    /// Every session without its turn history (cheaper to read), most recently used first.
-    pub fn list_summaries(&self) -> Result<Vec<SessionSummary>, StoreError> {
-        let mut all = self.every(StoreFile::list_summaries, |s| &s.name)?;
-        all.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        Ok(all)
+    /// Every session without its turn history (cheaper to read), most recently used first, and
+    /// apart from them the records that do not decode.
+    pub fn list_summaries(&self) -> Result<Listing, StoreError> {
+        let all = self.every(StoreFile::list_summaries, super::listed_name)?;
+        Ok(Listing::from_listed(all))
     }
 
     /// Every session, as `list` reads one file, from whatever layout is on disk (unsorted).
@@ -670,7 +666,7 @@ mod tests {
         let fresh = FileStore::new(&path);
         assert_eq!(fresh.get("a").unwrap().unwrap().turns, 5);
         assert_eq!(fresh.list().unwrap().len(), 3);
-        assert_eq!(fresh.list_summaries().unwrap().len(), 3);
+        assert_eq!(fresh.list_summaries().unwrap().sessions.len(), 3);
         assert_eq!(
             fresh
                 .remove(&["s5000".into(), "nope".into(), "a".into()])

@@ -741,7 +741,7 @@ fn a_malformed_session_is_named_kept_and_removable_and_its_neighbours_go_on() {
     for args in [
         vec!["sessions", "show", "a2"],
         vec!["resume", "--session", "a2", "next"],
-        vec!["sessions", "list"],
+        vec!["resume", "--last", "next"],
     ] {
         let out = env.cmd(&[&plain]).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -764,6 +764,36 @@ fn a_malformed_session_is_named_kept_and_removable_and_its_neighbours_go_on() {
     let sessions = stored_sessions(&env.store_file()).unwrap();
     assert_eq!(sessions["a2"]["turns"], "one");
     assert!(sessions.contains_key(&neighbour));
+    // `sessions list` shows the sessions it can read and names the malformed one on stderr,
+    // with exit 2: one bad record hides neither the others nor itself.
+    for json in [false, true] {
+        let mut cmd = env.cmd(&[]);
+        cmd.args(["sessions", "list"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "json {json}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("session \"a2\""), "{stderr}");
+        assert!(stderr.contains("spawncodex sessions rm a2"), "{stderr}");
+        if json {
+            let listed: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+            let names: Vec<&str> = listed.iter().filter_map(|s| s["name"].as_str()).collect();
+            assert_eq!(names, [neighbour.as_str()]);
+        } else {
+            assert!(stdout.starts_with("NAME"), "{stdout}");
+            assert!(stdout.contains(&neighbour), "{stdout}");
+            assert!(!stdout.contains("a2 "), "{stdout}");
+        }
+    }
+    assert!(
+        std::fs::read_to_string(&shard)
+            .unwrap()
+            .contains("\"turns\":\"one\"")
+    );
     // And it can be removed.
     env.cmd(&[])
         .args(["sessions", "rm", "a2"])
