@@ -243,8 +243,26 @@ fn import(store: &FileStore, file: &std::path::Path, force: bool) -> CliResult<u
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", file.display())))?;
     let parsed = parse_seed_file(&bytes)
         .map_err(|why| CliError::usage(format!("cannot import {}: {why}", file.display())))?;
-    for (name, why) in &parsed.rejected {
-        eprintln!("skipped {name:?}: {why}");
+    // All or nothing, as for names that exist already: a script sees the failure, and the
+    // store is as it was for a second try once the file is fixed.
+    if !parsed.rejected.is_empty() {
+        let entries: Vec<String> = parsed
+            .rejected
+            .iter()
+            .map(|(name, why)| format!("{name:?} ({why})"))
+            .collect();
+        let one = entries.len() == 1;
+        return Err(CliError::usage(format!(
+            "nothing imported from {}: {} {}; rename or remove {} in the file, then import again",
+            file.display(),
+            if one {
+                "this entry cannot be imported:"
+            } else {
+                "these entries cannot be imported:"
+            },
+            entries.join("; "),
+            if one { "it" } else { "them" },
+        )));
     }
     let (added, skipped) = store.merge(parsed.records, force).map_err(store_err)?;
     if !skipped.is_empty() {

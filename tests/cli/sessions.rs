@@ -487,6 +487,30 @@ fn imports_the_python_sdk_files() {
     assert_eq!(plan["thread_id"], "v2-plan");
     assert_eq!(plan["turns"], 5);
     assert_eq!(plan["history"][0]["answer_preview"], "hi there");
+    // An entry spawncodex cannot take (a name it refuses, no thread id): nothing is imported,
+    // exit 2, one line naming each.
+    let before = std::fs::read(env.store_file()).unwrap();
+    let bad = env.path().join("bad.json");
+    std::fs::write(&bad, r#"{"fine": "t-1", "../up": "t-2", "blank": " "}"#).unwrap();
+    let out = env
+        .cmd(&[])
+        .args(["sessions", "import"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+    assert!(
+        stderr.contains("\"../up\"") && stderr.contains("\"blank\""),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(env.store_file()).unwrap(), before);
+    env.cmd(&[])
+        .args(["sessions", "show", "fine"])
+        .assert()
+        .code(2);
     // A file that is neither: exit 2, store unchanged.
     let before = std::fs::read(env.store_file()).unwrap();
     let junk = env.path().join("junk.json");
