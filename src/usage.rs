@@ -60,6 +60,57 @@ fn jsonl_turn_requested() -> bool {
     false
 }
 
+/// How to name an option's value in an error, as the user gave it: on the command line
+/// (`--timeout -5`) or in the environment (`SPAWNCODEX_TIMEOUT=-5`).
+pub fn as_given(flag: &str, value: &dyn std::fmt::Display) -> String {
+    match env_source(flag) {
+        Some(var) => {
+            let raw = std::env::var_os(&var).unwrap_or_default();
+            format!("{var}={}", raw.to_string_lossy())
+        }
+        None => format!("{flag} {value}"),
+    }
+}
+
+/// The environment variable an option's value came from: the option reads one, it is set, and
+/// the option is not on the command line (which wins over the environment).
+pub fn env_source(flag: &str) -> Option<String> {
+    let long = flag.strip_prefix("--")?;
+    let with_value = format!("{flag}=");
+    let on_command_line = std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == flag || a.starts_with(&with_value));
+    if on_command_line {
+        return None;
+    }
+    let var = env_of(&Cli::command(), long)?;
+    std::env::var_os(&var).is_some().then_some(var)
+}
+
+/// The environment variable of the option `--long`, in this command or any subcommand.
+fn env_of(cmd: &clap::Command, long: &str) -> Option<String> {
+    cmd.get_arguments()
+        .find(|arg| arg.get_long() == Some(long))
+        .and_then(|arg| arg.get_env())
+        .map(|var| var.to_string_lossy().into_owned())
+        .or_else(|| cmd.get_subcommands().find_map(|sub| env_of(sub, long)))
+}
+
+/// clap names the option (`'--retries <N>'`) even when the bad value came from its
+/// environment variable; name the variable then, as that is what the user has to fix.
+fn name_env_source(e: &clap::Error, text: String) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return text;
+    };
+    let flag = arg.split_whitespace().next().unwrap_or(arg);
+    match env_source(flag) {
+        Some(var) => text.replacen(&format!("'{arg}'"), &format!("{var} ({flag})"), 1),
+        None => text,
+    }
+}
+
 pub fn unknown_option_message(option: &str) -> String {
     format!("unknown option '{option}' (to send it as the prompt, put -- before it; see --help)")
 }
@@ -84,7 +135,7 @@ fn one_line(e: &clap::Error) -> String {
             .trim_start_matches("tip: ");
         parts.push(line.to_string());
     }
-    let mut text = parts.join(" ");
+    let mut text = name_env_source(e, parts.join(" "));
     if text.is_empty() {
         text = "invalid arguments".into();
     }

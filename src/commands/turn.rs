@@ -70,7 +70,8 @@ pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> 
             // Up to ten years: anything longer is a typo, and would overflow the clock.
             Some(s) if (0.0..=315_360_000.0).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
             Some(s) => Err(CliError::usage(format!(
-                "{flag} {s}: expected a number of seconds between 0 and 315360000"
+                "{}: expected a number of seconds between 0 and 315360000",
+                crate::usage::as_given(flag, &s)
             ))),
         }
     };
@@ -83,7 +84,8 @@ pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> 
         jitter: match r.jitter {
             Some(j) if !(0.0..=1.0).contains(&j) => {
                 return Err(CliError::usage(format!(
-                    "--jitter {j}: expected a ratio between 0 and 1"
+                    "{}: expected a ratio between 0 and 1",
+                    crate::usage::as_given("--jitter", &j)
                 )));
             }
             Some(j) => j,

@@ -477,6 +477,43 @@ fn bad_usage_exits_2() {
 }
 
 #[test]
+fn a_bad_value_from_the_environment_names_the_variable() {
+    let env = Env::new();
+    for (var, value, named) in [
+        (
+            "SPAWNCODEX_RETRIES",
+            "abc",
+            "SPAWNCODEX_RETRIES (--retries)",
+        ),
+        ("SPAWNCODEX_TIMEOUT", "-5", "SPAWNCODEX_TIMEOUT=-5:"),
+        ("SPAWNCODEX_JITTER", "2", "SPAWNCODEX_JITTER=2:"),
+    ] {
+        let out = env
+            .cmd(&[])
+            .env(var, value)
+            .args(["run", "hi"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(named), "{stderr}");
+    }
+    // The command line wins over the environment, and its error names the option.
+    let out = env
+        .cmd(&[])
+        .env("SPAWNCODEX_TIMEOUT", "-5")
+        .args(["run", "--timeout=-3", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("--timeout -3:"), "{stderr}");
+    assert!(!stderr.contains("SPAWNCODEX_TIMEOUT"), "{stderr}");
+    assert_eq!(env.calls(), 0);
+}
+
+#[test]
 fn codex_that_does_not_exit_after_the_turn_is_stopped() {
     // codex has been seen to hang on exit (an MCP server that does not go away).
     let env = Env::new();
