@@ -229,12 +229,8 @@ impl HumanRenderer {
         // The spinner, the elapsed time (`1h 59m`) and their spaces, and room for the echo.
         const AROUND: usize = 14;
         let room = self.width.unwrap_or(80).saturating_sub(AROUND).max(10);
-        if what.chars().count() <= room {
-            return what.to_string();
-        }
-        let mut cut: String = what.chars().take(room - 1).collect();
-        cut.push('…');
-        cut
+        // Measured in display columns: a CJK character or an emoji takes two.
+        console::truncate_str(what, room, "…").into_owned()
     }
 
     /// [`Self::activity`] for a message that costs something to build: built only when a
@@ -1284,6 +1280,20 @@ mod tests {
                     String::from_utf8_lossy(&r.pending)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_spinner_text_fits_in_display_columns() {
+        let mut r = HumanRenderer::new(HumanOptions::default());
+        r.width = Some(40);
+        // 40 columns less the spinner's 14: 26 for the text.
+        assert_eq!(r.fit_spinner("cargo test"), "cargo test");
+        for text in ["a".repeat(60), "漢字".repeat(20), "😀x".repeat(20)] {
+            let cut = r.fit_spinner(&text);
+            assert!(cut.ends_with('…'), "{cut}");
+            assert!(console::measure_text_width(&cut) <= 26, "{cut}");
+            assert!(console::measure_text_width(&cut) >= 24, "{cut}");
         }
     }
 
