@@ -43,6 +43,11 @@ pub struct HumanRenderer {
     pending: Vec<u8>,
     /// The escape codes of the styles the hot path writes by hand.
     codes: HotCodes,
+    /// Bytes written to stderr so far (pending ones not counted).
+    flushed: u64,
+    /// The last error event shown, and where the output stood just after it: the final error
+    /// line is left out when it would only repeat it.
+    error_shown: Option<(String, u64)>,
     /// Reused for unescaping one string at a time.
     scratch: Vec<u8>,
     /// Where the last lines of a block being written end (see [`Self::raw_block`]).
@@ -171,6 +176,8 @@ impl HumanRenderer {
             running: RunningCommands::default(),
             width: terminal_width(),
             pending: Vec::new(),
+            flushed: 0,
+            error_shown: None,
             codes: {
                 let s = Styles::new(opts.color);
                 HotCodes {
@@ -190,6 +197,11 @@ impl HumanRenderer {
     }
 
     /// Queue one line for stderr; [`Self::flush_lines`] writes the batch.
+    /// How much has been shown so far, flushed or not.
+    fn shown_so_far(&self) -> u64 {
+        self.flushed + self.pending.len() as u64
+    }
+
     fn line(&mut self, text: &str) {
         self.pending.extend_from_slice(text.as_bytes());
         self.pending.push(b'\n');
@@ -210,6 +222,7 @@ impl HumanRenderer {
             Some(pb) => pb.suspend(write),
             None => write(),
         }
+        self.flushed += self.pending.len() as u64;
         self.pending.clear();
         if self.pending.capacity() > 1 << 20 {
             self.pending.shrink_to(64 * 1024);
@@ -292,6 +305,7 @@ impl HumanRenderer {
                         "error:".style(s.red),
                         message.style(s.red)
                     ));
+                    self.error_shown = Some((message.into_owned(), self.shown_so_far()));
                 }
             }
             ThreadEvent::Unknown => {}
@@ -868,6 +882,13 @@ impl Renderer for HumanRenderer {
         if let Some(pb) = self.spinner.take() {
             pb.finish_and_clear();
         }
+        let error = report.error_override.as_ref().or(outcome.error.as_ref());
+        // `live` showed codex's error event as the last thing before the end: the summary
+        // line under it says the turn failed, and the same text again would only be noise.
+        let just_shown = match (&self.error_shown, error) {
+            (Some((shown, at)), Some(error)) => *at == self.shown_so_far() && *shown == safe(error),
+            _ => false,
+        };
         if self.opts.live || self.opts.verbose > 0 {
             self.line(&self.summary(outcome));
         }
@@ -875,7 +896,6 @@ impl Renderer for HumanRenderer {
         for detail in &report.details {
             self.line(&format!("  {}", safe(detail)));
         }
-        let error = report.error_override.as_ref().or(outcome.error.as_ref());
         self.flush_lines();
         if report.exit_code == 0 {
             let answer = match &report.json_answer {
@@ -898,7 +918,7 @@ impl Renderer for HumanRenderer {
                 }
                 None => {}
             }
-        } else if let Some(error) = error {
+        } else if let Some(error) = error.filter(|_| !just_shown) {
             let label = match outcome.status {
                 TurnStatus::TimedOut => "timed out",
                 TurnStatus::Interrupted => "interrupted",

@@ -64,6 +64,54 @@ snapshot_case!(live_http429, "http429.jsonl", 1);
 snapshot_case!(live_drop_then_ok, "drop_then_ok.jsonl", 0);
 
 #[test]
+fn the_final_error_line_repeats_nothing_just_shown() {
+    let env = Env::new();
+    let fail = |script: &std::path::Path| {
+        let out = env
+            .cmd(&[script])
+            .args(["live", "--color", "never", "hi"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // codex's error event, then the turn fails: the message once, then the summary.
+    let right_after = env.script(
+        "right_after",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"error","message":"quota gone"}"#,
+            r#"{"type":"turn.failed","error":{"message":"quota gone"}}"#,
+            "@@exit 1",
+        ],
+    );
+    let stderr = fail(&right_after);
+    assert_eq!(stderr.matches("quota gone").count(), 1, "{stderr}");
+    assert!(
+        stderr.lines().last().unwrap().starts_with("✗ failed"),
+        "{stderr}"
+    );
+    // Work shown after the error: the error is said again at the end, where it is seen.
+    let later = env.script(
+        "later",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            r#"{"type":"error","message":"quota gone"}"#,
+            r#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"still here"}}"#,
+            r#"{"type":"turn.failed","error":{"message":"quota gone"}}"#,
+            "@@exit 1",
+        ],
+    );
+    let stderr = fail(&later);
+    assert_eq!(stderr.matches("quota gone").count(), 2, "{stderr}");
+    assert_eq!(
+        stderr.lines().last(),
+        Some("spawncodex: error: quota gone"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn live_renders_todo_lists_and_unknown_events() {
     let env = Env::new();
     let script = env.script(
