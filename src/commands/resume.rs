@@ -11,7 +11,7 @@ use crate::error::{CliError, CliResult};
 use crate::store::{FileStore, SessionRecord, SessionStore, validate_name};
 
 pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
-    let (schema, stdin_taken) = prepare_schema(&args.schema)?;
+    let (schema, stdin_taken) = prepare_schema(&args.schema, ctx.global.jsonl)?;
     if args.schema.fix_strict {
         return Ok(crate::exit::OK);
     }

@@ -16,7 +16,7 @@ pub async fn schema_run(ctx: &Ctx, args: SchemaRunArgs) -> CliResult<u8> {
             "schema-run needs --schema FILE (or - for stdin) or --schema-json JSON",
         ));
     }
-    let (schema, stdin_taken) = prepare_schema(&args.schema)?;
+    let (schema, stdin_taken) = prepare_schema(&args.schema, ctx.global.jsonl)?;
     let Some(schema) = schema else {
         // --fix-strict printed the schema.
         return Ok(exit::OK);
@@ -34,7 +34,7 @@ pub async fn schema_run(ctx: &Ctx, args: SchemaRunArgs) -> CliResult<u8> {
 
 /// Load and check the schema the options name. Returns the schema (None when none was given
 /// or `--fix-strict` printed it) and whether stdin was used for it.
-pub fn prepare_schema(opts: &SchemaOpts) -> CliResult<(Option<PreparedSchema>, bool)> {
+pub fn prepare_schema(opts: &SchemaOpts, jsonl: bool) -> CliResult<(Option<PreparedSchema>, bool)> {
     let (source, inline) = match (&opts.schema, &opts.schema_json) {
         (Some(f), _) if f == "-" => (SchemaSource::Stdin, None),
         (Some(f), _) => (SchemaSource::File(PathBuf::from(f)), None),
@@ -53,12 +53,23 @@ pub fn prepare_schema(opts: &SchemaOpts) -> CliResult<(Option<PreparedSchema>, b
     if opts.fix_strict {
         let value = schema::parse(&source, &text).map_err(CliError::usage)?;
         let fixed = schema::fix_strict(&value);
-        let pretty =
-            serde_json::to_string_pretty(&fixed).map_err(|e| CliError::usage(e.to_string()))?;
-        super::print_stdout(&format!(
-            "{pretty}
-"
-        ))?;
+        // Under --jsonl, one line that says what it is (a schema's own "type" would read as
+        // an event's); otherwise the schema itself, ready to save as a file.
+        let text = if jsonl {
+            #[derive(serde::Serialize)]
+            struct StrictSchema<'a> {
+                r#type: &'static str,
+                schema: &'a serde_json::Value,
+            }
+            let line = StrictSchema {
+                r#type: "spawncodex.strict_schema",
+                schema: &fixed,
+            };
+            serde_json::to_string(&line).map_err(|e| CliError::usage(e.to_string()))?
+        } else {
+            serde_json::to_string_pretty(&fixed).map_err(|e| CliError::usage(e.to_string()))?
+        };
+        super::print_stdout(&format!("{text}\n"))?;
         return Ok((None, stdin_taken));
     }
     match schema::prepare(source, &text, !opts.no_strict_check) {

@@ -18,7 +18,15 @@ pub fn sessions(ctx: &Ctx, cmd: SessionsCommand) -> CliResult<u8> {
     let store = ctx.store()?;
     match cmd {
         SessionsCommand::List { json } => list(store, json || ctx.global.jsonl),
-        SessionsCommand::Show { name, json } => show(store, &name, json || ctx.global.jsonl),
+        SessionsCommand::Show { name, json } => show(
+            store,
+            &name,
+            match (json, ctx.global.jsonl) {
+                (_, true) => Some(JsonShape::OneLine),
+                (true, false) => Some(JsonShape::Pretty),
+                (false, false) => None,
+            },
+        ),
         SessionsCommand::Rm { names, all, yes } => rm(store, &names, all, yes),
         SessionsCommand::Import { file, force } => import(store, &file, force),
     }
@@ -104,16 +112,25 @@ fn list_readable(
     out(&crate::render::safe::terminal_safe(&text))
 }
 
-fn show(store: &FileStore, name: &str, json: bool) -> CliResult<u8> {
+/// `sessions show --json` is indented for reading; under `--jsonl` it is one line.
+enum JsonShape {
+    Pretty,
+    OneLine,
+}
+
+fn show(store: &FileStore, name: &str, json: Option<JsonShape>) -> CliResult<u8> {
     validate_name(name).map_err(CliError::usage)?;
     let record = store.get(name).map_err(store_err)?.ok_or_else(|| {
         CliError::usage(format!(
             "no session named {name:?}: see `spawncodex sessions list`"
         ))
     })?;
-    if json {
-        let mut text =
-            serde_json::to_string_pretty(&record).map_err(|e| CliError::usage(e.to_string()))?;
+    if let Some(shape) = json {
+        let mut text = match shape {
+            JsonShape::Pretty => serde_json::to_string_pretty(&record),
+            JsonShape::OneLine => serde_json::to_string(&record),
+        }
+        .map_err(|e| CliError::usage(e.to_string()))?;
         text.push('\n');
         return out(&text);
     }

@@ -63,6 +63,32 @@ pub fn dry_run_line(ctx: &Ctx, req: &ExecRequest) -> String {
     }
 }
 
+/// `--dry-run` under `--jsonl`: the same command as one JSON line, so stdout stays JSON Lines.
+fn dry_run_json(ctx: &Ctx, req: &ExecRequest, shell_line: &str) -> String {
+    let argv: Vec<String> = ctx
+        .client_for_display()
+        .command_line(req)
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    #[derive(serde::Serialize)]
+    struct DryRun<'a> {
+        r#type: &'static str,
+        argv: Vec<String>,
+        cwd: Option<std::borrow::Cow<'a, str>>,
+        command: &'a str,
+    }
+    let line = DryRun {
+        r#type: "spawncodex.dry_run",
+        argv,
+        cwd: req.cwd.as_ref().map(|d| d.to_string_lossy()),
+        command: shell_line,
+    };
+    let mut text = serde_json::to_string(&line).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> {
     let secs = |v: Option<f64>, flag: &str| -> CliResult<Option<Duration>> {
         match v {
@@ -284,6 +310,9 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
             }
         }
         let line = dry_run_line(ctx, &plan.request);
+        if ctx.global.jsonl {
+            return super::print_stdout(&dry_run_json(ctx, &plan.request, &line));
+        }
         return super::print_stdout(&format!("{line}\n"));
     }
     let client = ctx.client()?;

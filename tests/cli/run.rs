@@ -598,6 +598,49 @@ fn closed_stdout_never_panics() {
 }
 
 #[test]
+fn jsonl_keeps_stdout_json_lines_for_dry_runs_strict_schemas_and_sessions() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&plain])
+        .args(["run", "--session", "s1", "hi"])
+        .assert()
+        .success();
+    let one_line = |args: &[&str]| -> serde_json::Value {
+        let out = env.cmd(&[]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: {stdout}");
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let dry = one_line(&["--jsonl", "run", "--dry-run", "-C", "/tmp", "hi there"]);
+    assert_eq!(dry["type"], "spawncodex.dry_run");
+    let argv: Vec<&str> = dry["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(argv.windows(2).any(|w| w == ["exec", "--json"]), "{argv:?}");
+    assert_eq!(argv.last(), Some(&"hi there"));
+    assert_eq!(dry["cwd"], "/tmp");
+    assert!(dry["command"].as_str().unwrap().ends_with("'hi there'"));
+    let resumed = one_line(&["--jsonl", "resume", "--session", "s1", "--dry-run", "next"]);
+    assert_eq!(resumed["type"], "spawncodex.dry_run");
+    let strict = one_line(&[
+        "--jsonl",
+        "schema-run",
+        "--fix-strict",
+        "--schema-json",
+        r#"{"type":"object","properties":{"a":{"type":"string"}}}"#,
+    ]);
+    assert_eq!(strict["type"], "spawncodex.strict_schema");
+    assert_eq!(strict["schema"]["required"], serde_json::json!(["a"]));
+    let shown = one_line(&["--jsonl", "sessions", "show", "s1"]);
+    assert_eq!(shown["name"], "s1");
+    assert_eq!(env.calls(), 1);
+}
+
+#[test]
 fn usage_errors_are_one_line() {
     let env = Env::new();
     for args in [
