@@ -12,7 +12,7 @@ use crate::exit;
 use crate::render::human::fmt_usage;
 use crate::store::import::parse_seed_file;
 use crate::store::record::now_secs;
-use crate::store::{FileStore, SessionRecord, SessionStore, validate_name};
+use crate::store::{FileStore, Removal, SessionRecord, SessionStore, validate_name};
 
 pub fn sessions(ctx: &Ctx, cmd: SessionsCommand) -> CliResult<u8> {
     let store = ctx.store()?;
@@ -226,28 +226,18 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
         validate_name(name).map_err(CliError::usage)?;
     }
     // All or nothing: a mistyped name removes none of the others.
-    let mut missing = Vec::new();
-    for name in names {
-        if !store.contains(name).map_err(store_err)? {
-            missing.push(name);
+    match store.remove(names).map_err(store_err)? {
+        Removal::Missing(missing) => Err(no_such_sessions(&missing, "nothing was removed")),
+        Removal::Removed(removed) => {
+            for name in &removed {
+                eprintln!("removed {name}");
+            }
+            Ok(exit::OK)
         }
     }
-    if !missing.is_empty() {
-        return Err(no_such_sessions(&missing, "nothing was removed"));
-    }
-    let removed = store.remove(names).map_err(store_err)?;
-    for name in &removed {
-        eprintln!("removed {name}");
-    }
-    // Names another run removed meanwhile.
-    let gone: Vec<&String> = names.iter().filter(|n| !removed.contains(n)).collect();
-    if !gone.is_empty() {
-        return Err(no_such_sessions(&gone, "another run removed it meanwhile"));
-    }
-    Ok(exit::OK)
 }
 
-fn no_such_sessions(names: &[&String], what_then: &str) -> CliError {
+fn no_such_sessions(names: &[String], what_then: &str) -> CliError {
     let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
     CliError::usage(format!(
         "no session named {} ({what_then})",

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Listed, SessionRecord, SessionStore, StoreError, sort_newest_first};
+use super::{Listed, Removal, SessionRecord, SessionStore, StoreError, sort_newest_first};
 
 /// The version of one file of records. (The store's own version, which a shard layout has, is
 /// [`super::FORMAT_VERSION`].)
@@ -682,15 +682,19 @@ impl SessionStore for StoreFile {
         })
     }
 
-    fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+    fn remove(&self, names: &[String]) -> Result<Removal, StoreError> {
         self.modify(|s| {
-            let removed: Vec<String> = names
-                .iter()
-                .filter(|n| s.entries.remove(n.as_str()).is_some())
-                .cloned()
-                .collect();
-            let changed = !removed.is_empty();
-            Ok((removed, changed))
+            let removal = super::plan_removal(names, |n| s.entries.get(n).is_some());
+            let changed = match &removal {
+                Removal::Removed(gone) => {
+                    for name in gone {
+                        s.entries.remove(name);
+                    }
+                    !gone.is_empty()
+                }
+                Removal::Missing(_) => false,
+            };
+            Ok((removal, changed))
         })
     }
 
@@ -765,9 +769,15 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(dmode, 0o700);
+        // All or nothing: "b" is not there, so "a" stays.
         assert_eq!(
             store.remove(&["a".into(), "b".into()]).unwrap(),
-            vec!["a".to_string()]
+            Removal::Missing(vec!["b".to_string()])
+        );
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert_eq!(
+            store.remove(&["a".into(), "a".into()]).unwrap(),
+            Removal::Removed(vec!["a".to_string()])
         );
         assert!(store.list().unwrap().is_empty());
     }

@@ -109,6 +109,28 @@ impl StoreError {
     }
 }
 
+/// What [`SessionStore::remove`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Every name was there and is gone (each once, in the order given).
+    Removed(Vec<String>),
+    /// These names were not there, so nothing was removed.
+    Missing(Vec<String>),
+}
+
+/// The all-or-nothing rule of [`SessionStore::remove`], given what is there.
+fn plan_removal(names: &[String], is_there: impl Fn(&str) -> bool) -> Removal {
+    let mut missing: Vec<String> = names.iter().filter(|n| !is_there(n)).cloned().collect();
+    if missing.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        let once = names.iter().filter(|n| seen.insert(n.as_str())).cloned();
+        Removal::Removed(once.collect())
+    } else {
+        missing.dedup();
+        Removal::Missing(missing)
+    }
+}
+
 /// Where sessions live. A reader never sees half a write, and two writers never lose each
 /// other's changes. A change to one session is one consistent step; a change to many (`remove`,
 /// `clear`, `merge`) may be made in several, one per part of the store (a shard of a
@@ -125,8 +147,9 @@ pub trait SessionStore {
         name: &str,
         change: &mut dyn FnMut(&mut SessionRecord),
     ) -> Result<Option<SessionRecord>, StoreError>;
-    /// Remove these names; returns the ones that were there.
-    fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Remove these names, all or nothing: when one of them is not there, nothing is removed
+    /// and the missing ones come back (see [`Removal`]).
+    fn remove(&self, names: &[String]) -> Result<Removal, StoreError>;
     /// Remove everything; returns how many.
     fn clear(&self) -> Result<usize, StoreError>;
     /// Merge records. Without `force`, a name that exists already merges nothing at all (all or
@@ -189,13 +212,15 @@ impl SessionStore for MemoryStore {
         }))
     }
 
-    fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+    fn remove(&self, names: &[String]) -> Result<Removal, StoreError> {
         let mut map = self.lock();
-        Ok(names
-            .iter()
-            .filter(|n| map.remove(n.as_str()).is_some())
-            .cloned()
-            .collect())
+        let removal = plan_removal(names, |n| map.contains_key(n));
+        if let Removal::Removed(gone) = &removal {
+            for name in gone {
+                map.remove(name);
+            }
+        }
+        Ok(removal)
     }
 
     fn clear(&self) -> Result<usize, StoreError> {

@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::file::{self, FORMAT_NAME, HEADER, StoreFile, write_atomically};
-use super::{FORMAT_VERSION, Listing, SessionRecord, SessionStore, StoreError};
+use super::{FORMAT_VERSION, Listing, Removal, SessionRecord, SessionStore, StoreError};
 
 /// How many shards. Part of the format: a session's shard is found from its name alone.
 const SHARDS: usize = 256;
@@ -455,21 +455,6 @@ impl FileStore {
     }
 }
 
-impl FileStore {
-    /// Is there a session of this name? Its record is not decoded, so a malformed one is
-    /// there too (and can be removed).
-    pub fn contains(&self, name: &str) -> Result<bool, StoreError> {
-        self.read(|layout| match layout {
-            Layout::Absent => Ok(false),
-            Layout::Single { with_shards } => {
-                Ok(self.top.contains(name)?
-                    || (with_shards && self.shard_for(name).contains(name)?))
-            }
-            Layout::Sharded { .. } => self.shard_for(name).contains(name),
-        })
-    }
-}
-
 impl SessionStore for FileStore {
     fn get(&self, name: &str) -> Result<Option<SessionRecord>, StoreError> {
         self.read(|layout| match layout {
@@ -505,17 +490,36 @@ impl SessionStore for FileStore {
         self.shard_for(name).update(name, change)
     }
 
-    fn remove(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+    fn remove(&self, names: &[String]) -> Result<Removal, StoreError> {
         if !self.ready_for_removing()? {
-            return Ok(Vec::new());
+            return Ok(super::plan_removal(names, |_| false));
         }
         let groups = by_shard(names.to_vec(), String::as_str);
         let _held = self.lock_and_check(groups.keys().copied())?;
+        // Checked with every lock held, so no other run can remove a name in between.
+        let mut missing = Vec::new();
+        for (i, group) in &groups {
+            for name in group {
+                if !self.shard(*i).contains(name)? {
+                    missing.push(name.clone());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(Removal::Missing(in_given_order(names, missing)));
+        }
         let mut removed = Vec::new();
         for (i, group) in groups {
-            removed.extend(self.shard(i).remove(&group)?);
+            match self.shard(i).remove(&group)? {
+                Removal::Removed(gone) => removed.extend(gone),
+                // Not reached: the shard is locked and was just read.
+                Removal::Missing(gone) => missing.extend(gone),
+            }
         }
-        Ok(in_given_order(names, removed))
+        if !missing.is_empty() {
+            return Ok(Removal::Missing(in_given_order(names, missing)));
+        }
+        Ok(Removal::Removed(in_given_order(names, removed)))
     }
 
     fn clear(&self) -> Result<usize, StoreError> {
@@ -671,13 +675,21 @@ mod tests {
             fresh
                 .remove(&["s5000".into(), "nope".into(), "a".into()])
                 .unwrap(),
-            ["s5000", "a"]
+            Removal::Missing(vec!["nope".into()])
+        );
+        assert_eq!(fresh.list().unwrap().len(), 3);
+        assert_eq!(
+            fresh.remove(&["s5000".into(), "a".into()]).unwrap(),
+            Removal::Removed(vec!["s5000".into(), "a".into()])
         );
         assert_eq!(fresh.clear().unwrap(), 1);
         assert!(fresh.list().unwrap().is_empty());
         // Taking away from a store that does not exist creates nothing.
         let none = FileStore::new(dir.path().join("none/sessions.json"));
-        assert!(none.remove(&["a".into()]).unwrap().is_empty());
+        assert_eq!(
+            none.remove(&["a".into()]).unwrap(),
+            Removal::Missing(vec!["a".into()])
+        );
         assert_eq!(none.clear().unwrap(), 0);
         assert!(none.update("a", &mut |r| r.turns = 1).unwrap().is_none());
         assert!(!dir.path().join("none").exists());
