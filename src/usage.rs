@@ -36,7 +36,7 @@ pub fn report(e: clap::Error) -> u8 {
 /// still ends with the result line. Read from the raw arguments, before any `--`: `--jsonl`,
 /// and a turn command as the first word that is neither an option nor an option's value.
 fn jsonl_turn_requested() -> bool {
-    let args: Vec<String> = std::env::args().skip(1).take_while(|a| a != "--").collect();
+    let args: Vec<String> = args_before_dashes();
     if !args.iter().any(|a| a == "--jsonl") {
         return false;
     }
@@ -60,6 +60,24 @@ fn jsonl_turn_requested() -> bool {
     false
 }
 
+/// The command line, program name included, as text. `std::env::args` panics on an argument
+/// that is not UTF-8 (a Latin-1 prompt, say); here such bytes become U+FFFD, which is enough
+/// to look for options.
+pub fn raw_args() -> Vec<String> {
+    std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The arguments before `--`, without the program name.
+fn args_before_dashes() -> Vec<String> {
+    raw_args()
+        .into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .collect()
+}
+
 /// How to name an option's value in an error, as the user gave it: on the command line
 /// (`--timeout -5`) or in the environment (`SPAWNCODEX_TIMEOUT=-5`).
 pub fn as_given(flag: &str, value: &dyn std::fmt::Display) -> String {
@@ -77,9 +95,8 @@ pub fn as_given(flag: &str, value: &dyn std::fmt::Display) -> String {
 pub fn env_source(flag: &str) -> Option<String> {
     let long = flag.strip_prefix("--")?;
     let with_value = format!("{flag}=");
-    let on_command_line = std::env::args()
-        .skip(1)
-        .take_while(|a| a != "--")
+    let on_command_line = args_before_dashes()
+        .iter()
         .any(|a| a == flag || a.starts_with(&with_value));
     if on_command_line {
         return None;
@@ -148,7 +165,7 @@ fn unknown_option() -> Option<String> {
     let mut longs = Vec::new();
     let mut shorts = Vec::new();
     collect_flags(&cmd, &mut longs, &mut shorts);
-    let args: Vec<String> = std::env::args().skip(1).take_while(|a| a != "--").collect();
+    let args: Vec<String> = args_before_dashes();
     args.iter()
         .enumerate()
         // The values of --codex-arg and --exec-arg may look like options.

@@ -330,7 +330,7 @@ pub fn name_candidates() -> Vec<CompletionCandidate> {
 /// The store a completion request refers to: `--store FILE` on the line being completed,
 /// else `SPAWNCODEX_STORE`, else the default.
 fn completion_store_path() -> Option<std::path::PathBuf> {
-    let args: Vec<String> = std::env::args().collect();
+    let args = crate::usage::raw_args();
     if let Some(i) = args.iter().position(|a| a == "--store")
         && let Some(p) = args.get(i + 1)
     {

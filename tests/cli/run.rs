@@ -641,6 +641,34 @@ fn jsonl_keeps_stdout_json_lines_for_dry_runs_strict_schemas_and_sessions() {
 }
 
 #[test]
+fn arguments_that_are_not_utf8_are_refused_not_a_crash() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let latin1 = OsStr::from_bytes(b"caf\xe9");
+    for args in [
+        vec![OsStr::new("run"), latin1],
+        vec![OsStr::new("sessions"), OsStr::new("show"), latin1],
+        vec![latin1],
+        vec![OsStr::new("--jsonl"), OsStr::new("run"), latin1],
+    ] {
+        let out = env.cmd(&[]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("spawncodex: error: "), "{stderr}");
+        if args[0] == "--jsonl" {
+            let lines = jsonl(&out.stdout);
+            assert_eq!(lines.len(), 1);
+            assert_eq!(lines[0]["type"], "spawncodex.result");
+        } else {
+            assert!(out.stdout.is_empty());
+        }
+    }
+    assert_eq!(env.calls(), 0);
+}
+
+#[test]
 fn usage_errors_are_one_line() {
     let env = Env::new();
     for args in [
