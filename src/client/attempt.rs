@@ -353,10 +353,20 @@ pub(crate) async fn run_attempt(
     let mut next_probe = Instant::now() + PROBE_EVERY;
     let mut linger_deadline: Option<Instant> = None;
 
-    if let Err(e) = on_spawn(pid, observer)
-        && e.kind() == io::ErrorKind::BrokenPipe
-    {
-        stop = Some(StopReason::OutputClosed);
+    // Why our own output stopped the run, in words, when a write failed otherwise than by a
+    // closed pipe.
+    let mut output_error: Option<String> = None;
+    let mut output_stop = |e: io::Error| {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            StopReason::OutputClosed
+        } else {
+            output_error.get_or_insert_with(|| e.to_string());
+            StopReason::OutputFailed
+        }
+    };
+
+    if let Err(e) = on_spawn(pid, observer) {
+        stop = Some(output_stop(e));
     }
 
     while stop.is_none() && !(eof && exit.is_some()) {
@@ -423,8 +433,8 @@ pub(crate) async fn run_attempt(
                     Ok(_) => {
                         idle_deadline = spec.idle_timeout.and_then(|d| Instant::now().checked_add(d));
                         let batch = lines.take_complete();
-                        if handle_batch(batch, interest, &mut tracker, observer).is_err() {
-                            stop = Some(StopReason::OutputClosed);
+                        if let Err(e) = handle_batch(batch, interest, &mut tracker, observer) {
+                            stop = Some(output_stop(e));
                         }
                     }
                 }
@@ -448,11 +458,10 @@ pub(crate) async fn run_attempt(
     }
     if stop.is_none()
         && let Some(rest) = lines.take_rest()
-        && handle_line(&rest, None, &mut tracker, observer, true)
+        && let Err(e) = handle_line(&rest, None, &mut tracker, observer, true)
             .and_then(|()| observer.batch_end(&[]))
-            .is_err()
     {
-        stop = Some(StopReason::OutputClosed);
+        stop = Some(output_stop(e));
     }
     drop(stdout);
 
@@ -480,7 +489,10 @@ pub(crate) async fn run_attempt(
     if let Some(w) = watchdog {
         w.disarm();
     }
-    let outcome = build_outcome(tracker, exit, stop, stderr_tail, started.elapsed());
+    let mut outcome = build_outcome(tracker, exit, stop, stderr_tail, started.elapsed());
+    if let Some(why) = output_error {
+        outcome.error = Some(format!("cannot write to stdout: {why}"));
+    }
     Ok(AttemptResult { outcome })
 }
 
@@ -609,6 +621,10 @@ fn build_outcome(
     let signal = exit.and_then(|s| s.signal());
     let final_message = tracker.final_message();
     let (status, error) = match (stop, tracker.terminal) {
+        // What codex did could not all be shown or kept, however the turn ended.
+        (Some(StopReason::OutputFailed), _) => {
+            (TurnStatus::Failed, Some("cannot write to stdout".into()))
+        }
         // A turn that completed before we stopped codex still completed.
         (_, Some(TurnStatus::Completed)) => (TurnStatus::Completed, None),
         (Some(StopReason::Lingered), _) => (

@@ -54,6 +54,9 @@ pub enum StopReason {
     Terminate,
     /// The consumer of our output went away (closed pipe).
     OutputClosed,
+    /// Writing our output failed otherwise (a full disk, an I/O error): what codex does next
+    /// could not be shown or kept.
+    OutputFailed,
     /// The turn had ended but codex did not exit.
     Lingered,
 }

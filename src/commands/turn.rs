@@ -504,7 +504,12 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
 
     match renderer.finish(&outcome, &report) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OUTPUT_CLOSED),
-        _ => Ok(report.exit_code),
+        // The answer (or the result line) is lost: never a success.
+        Err(e) => Err(CliError::new(
+            exit::FAILED,
+            format!("cannot write to stdout: {e}"),
+        )),
+        Ok(()) => Ok(report.exit_code),
     }
 }
 

@@ -321,6 +321,35 @@ fn closed_stdout_ends_quietly_and_stops_codex() {
     );
 }
 
+#[test]
+fn a_stdout_that_cannot_be_written_is_a_failure_not_a_success() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    for args in [
+        vec!["run", "hi"],
+        vec!["run", "--jsonl", "hi"],
+        vec!["live", "--jsonl", "hi"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = env
+            .std_cmd(&[&plain])
+            .args(&args)
+            .stdout(Stdio::from(full))
+            .output()
+            .unwrap();
+        // Not 0 (the answer is lost) and not 141 (nobody closed the pipe).
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("cannot write to stdout: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 /// The live renderer reads hot items from raw bytes; what serde would refuse (a raw control
 /// byte in a string) must not reach the terminal, and a layout it does not expect (a space
 /// after a colon) must still be shown in full, through serde. stderr is not a terminal here,
