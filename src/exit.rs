@@ -2,7 +2,8 @@
 
 /// The turn completed.
 pub const OK: u8 = 0;
-/// The turn failed, codex reported an error, or the stream ended without a terminal event.
+/// The turn failed, codex reported an error, the stream ended without a terminal event, or
+/// stdout could not be written (a full disk).
 pub const FAILED: u8 = 1;
 /// Bad usage: a bad flag or value, an empty prompt, an unknown or clashing session, a bad or
 /// non-strict schema, an unreadable session store.
@@ -25,7 +26,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (OK, "the turn completed"),
     (
         FAILED,
-        "the turn failed, codex reported an error, or the stream ended without a result",
+        "the turn failed, codex reported an error, the stream ended without a result, or stdout could not be written",
     ),
     (
         USAGE,
