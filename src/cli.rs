@@ -312,7 +312,8 @@ pub struct ResumeArgs {
     #[arg(long, value_name = "NAME", add = clap_complete::engine::ArgValueCandidates::new(crate::commands::sessions::name_candidates))]
     pub session: Option<String>,
 
-    /// A codex thread id to continue
+    /// A codex thread id to continue: the UUID of its `thread.started` event (a thread name is
+    /// refused, since codex starts a new conversation when no thread has that name)
     #[arg(long, value_name = "ID")]
     pub thread: Option<String>,
 

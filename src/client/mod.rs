@@ -58,7 +58,7 @@ pub use attempt::{CancelRequest, last_meaningful_line};
 pub use events::{ItemDetails, ThreadEvent, ThreadItem, Usage};
 pub use line::{CodexLine, LineKind};
 pub use outcome::{Outcome, StopReason, TurnStatus};
-pub use request::{ExecRequest, ResumeTarget, Sandbox};
+pub use request::{ExecRequest, ResumeTarget, Sandbox, is_thread_id};
 pub use retry::{FailureClass, RetryPolicy, classify_failure};
 pub use telemetry::{ClientEvent, HookObserver, LineInterest, NullObserver, Observer};
 

@@ -30,6 +30,18 @@ impl std::fmt::Display for Sandbox {
     }
 }
 
+/// Is this a codex thread id: a UUID (`01a20a63-aa15-7440-9eb3-5fd6302dec3b`), as codex reports
+/// in `thread.started`? codex reads any other word as a thread *name*, and when no thread has
+/// that name it starts a new conversation without a word; a UUID it does not know is an error.
+pub fn is_thread_id(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Which existing conversation a turn continues.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +94,28 @@ impl ExecRequest {
         ExecRequest {
             prompt: prompt.into(),
             ..ExecRequest::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_ids_are_uuids() {
+        assert!(is_thread_id("01a20a63-aa15-7440-9eb3-5fd6302dec3b"));
+        assert!(is_thread_id("01A20A63-AA15-7440-9EB3-5FD6302DEC3B"));
+        for not in [
+            "",
+            "my-old-thread",
+            "--help",
+            "01a20a63-aa15-7440-9eb3-5fd6302dec3",
+            "01a20a63-aa15-7440-9eb3-5fd6302dec3bb",
+            "01a20a63aa15-7440-9eb3-5fd6302dec3b-",
+            "g1a20a63-aa15-7440-9eb3-5fd6302dec3b",
+        ] {
+            assert!(!is_thread_id(not), "{not}");
         }
     }
 }

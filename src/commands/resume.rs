@@ -6,7 +6,7 @@ use super::schema_run::prepare_schema;
 use super::turn::{SessionPlan, TurnPlan, execute, store_err};
 use super::{Ctx, apply_turn_args, resolve_prompt};
 use crate::cli::ResumeArgs;
-use crate::client::{ExecRequest, ResumeTarget};
+use crate::client::{ExecRequest, ResumeTarget, is_thread_id};
 use crate::error::{CliError, CliResult};
 use crate::store::{FileStore, SessionRecord, SessionStore, validate_name};
 
@@ -23,7 +23,7 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
             .get(name)
             .map_err(store_err)?
             .ok_or_else(|| unknown_session(store, name))?;
-        apply_record(&mut request, &record);
+        apply_record(&mut request, &record)?;
         Some(SessionPlan::Existing { name: name.clone() })
     } else if args.last {
         let store = ctx.store()?;
@@ -42,11 +42,13 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
             .get(&newest.name)
             .map_err(store_err)?
             .ok_or_else(|| unknown_session(store, &newest.name))?;
-        apply_record(&mut request, &record);
+        apply_record(&mut request, &record)?;
         Some(SessionPlan::Existing { name: record.name })
     } else if let Some(thread) = &args.thread {
-        if thread.trim().is_empty() || thread.starts_with('-') {
-            return Err(CliError::usage(format!("invalid thread id {thread:?}")));
+        if !is_thread_id(thread) {
+            return Err(CliError::usage(format!(
+                "--thread {thread:?}: expected a codex thread id (a UUID, as in `thread.started`); codex would read any other word as a thread name and, finding none, start a new conversation"
+            )));
         }
         request.resume = Some(ResumeTarget::Thread(thread.clone()));
         None
@@ -89,7 +91,16 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
 }
 
 /// Re-apply what the session was started with, in a form `exec resume` accepts.
-fn apply_record(req: &mut ExecRequest, rec: &SessionRecord) {
+/// The session's thread id goes to codex as a word of its command line, so it must be one codex
+/// reads as a thread id: any other word (an id edited by hand, `--help` from an imported file)
+/// would be taken as an option, or as a thread name that starts a new conversation silently.
+fn apply_record(req: &mut ExecRequest, rec: &SessionRecord) -> CliResult<()> {
+    if !is_thread_id(&rec.thread_id) {
+        return Err(CliError::usage(format!(
+            "session {:?} has thread id {:?}, which is not a codex thread id (a UUID); start it over with `spawncodex run --session {} --replace \"...\"`",
+            rec.name, rec.thread_id, rec.name
+        )));
+    }
     req.resume = Some(ResumeTarget::Thread(rec.thread_id.clone()));
     req.cwd = rec.cwd.as_ref().map(PathBuf::from);
     let o = &rec.options;
@@ -100,6 +111,7 @@ fn apply_record(req: &mut ExecRequest, rec: &SessionRecord) {
     req.add_dirs = o.add_dirs.iter().map(PathBuf::from).collect();
     req.reasoning_effort = o.reasoning_effort.clone();
     req.skip_git_repo_check = o.skip_git_repo_check;
+    Ok(())
 }
 
 fn unknown_session(store: &FileStore, name: &str) -> CliError {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::record::{SessionOptions, SessionRecord, TurnRecord, now_secs, validate_name};
-use crate::client::TurnStatus;
+use crate::client::{TurnStatus, is_thread_id};
 
 /// What an import found: records to merge and names that could not be taken, with why.
 #[derive(Debug, Default)]
@@ -53,8 +53,8 @@ pub fn parse_seed_file(bytes: &[u8]) -> Result<Parsed, String> {
                 out.rejected.push((name.clone(), why));
                 continue;
             }
-            if id.trim().is_empty() {
-                out.rejected.push((name.clone(), "empty thread id".into()));
+            if !is_thread_id(id) {
+                out.rejected.push((name.clone(), not_a_thread_id(id)));
                 continue;
             }
             let mut r = SessionRecord::new(name, id, None, SessionOptions::default());
@@ -66,6 +66,12 @@ pub fn parse_seed_file(bytes: &[u8]) -> Result<Parsed, String> {
         return Ok(out);
     }
     Err("neither the Python SDK's legacy {\"name\": \"thread-id\"} map nor its schema_version 2 file".into())
+}
+
+/// A thread id goes to codex as a word of its command line: any other word would be read as an
+/// option, or as a thread name that starts a new conversation (see [`is_thread_id`]).
+fn not_a_thread_id(id: &str) -> String {
+    format!("thread id {id:?} is not a codex thread id (a UUID)")
 }
 
 fn secs(v: Option<&Value>) -> u64 {
@@ -88,8 +94,10 @@ fn v2_record(name: &str, rec: &Value) -> Result<SessionRecord, String> {
     let id = rec
         .get("session_id")
         .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
         .ok_or("no session_id")?;
+    if !is_thread_id(id) {
+        return Err(not_a_thread_id(id));
+    }
     let mut r = SessionRecord::new(name, id, None, SessionOptions::default());
     r.created_at = secs(rec.get("created_at"));
     r.updated_at = secs(rec.get("updated_at"));
@@ -145,22 +153,27 @@ mod tests {
 
     #[test]
     fn legacy_map() {
-        let p = parse_seed_file(br#"{"plan": "abc-123", "../bad": "x"}"#).unwrap();
+        let p =
+            parse_seed_file(br#"{"plan": "01a20a63-0000-7000-8000-0000000000a1", "../bad": "x"}"#)
+                .unwrap();
         assert_eq!(p.records.len(), 1);
-        assert_eq!(p.records[0].thread_id, "abc-123");
+        assert_eq!(
+            p.records[0].thread_id,
+            "01a20a63-0000-7000-8000-0000000000a1"
+        );
         assert_eq!(p.rejected.len(), 1);
     }
 
     #[test]
     fn v2_file() {
         let p = parse_seed_file(
-            br#"{"records":{"plan":{"created_at":1795468191.62,"updated_at":1795468311.65,"failure_count":0,"success_count":5,"turn_count":5,"last_turn_status":"completed","session_id":"abc-123","session_name":"plan","turns":[{"timestamp":1795468251.63,"operation":"resume","prompt_preview":"turn 1","return_code":0,"turn_status":"completed","duration_seconds":30.0,"message_preview":"hi there"}]}},"schema_version":2}"#,
+            br#"{"records":{"plan":{"created_at":1795468191.62,"updated_at":1795468311.65,"failure_count":0,"success_count":5,"turn_count":5,"last_turn_status":"completed","session_id":"01a20a63-0000-7000-8000-0000000000a1","session_name":"plan","turns":[{"timestamp":1795468251.63,"operation":"resume","prompt_preview":"turn 1","return_code":0,"turn_status":"completed","duration_seconds":30.0,"message_preview":"hi there"}]}},"schema_version":2}"#,
         )
         .unwrap();
         let r = &p.records[0];
         assert_eq!(
             (r.name.as_str(), r.thread_id.as_str(), r.turns),
-            ("plan", "abc-123", 5)
+            ("plan", "01a20a63-0000-7000-8000-0000000000a1", 5)
         );
         assert_eq!(r.history[0].duration_ms, 30_000);
         assert!(parse_seed_file(b"[1]").is_err());

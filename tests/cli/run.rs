@@ -300,7 +300,7 @@ fn dry_run_shows_the_mapped_argv() {
         .args([
             "resume",
             "--thread",
-            "T-1",
+            "01A20A63-0000-7000-8000-0000000000AB",
             "--dry-run",
             "-m",
             "m",
@@ -321,7 +321,7 @@ fn dry_run_shows_the_mapped_argv() {
     assert_eq!(out.status.code(), Some(0));
     let line = String::from_utf8(out.stdout).unwrap();
     let expected = format!(
-        "cd {} && {} -p prof exec --json resume T-1 -c 'sandbox_mode=\"read-only\"' -c 'sandbox_workspace_write.writable_roots=[\"{}\"]' -m m -i {} -c a=1 -- next\n",
+        "cd {} && {} -p prof exec --json resume 01A20A63-0000-7000-8000-0000000000AB -c 'sandbox_mode=\"read-only\"' -c 'sandbox_workspace_write.writable_roots=[\"{}\"]' -m m -i {} -c a=1 -- next\n",
         env.work().display(),
         fake_codex().display(),
         env.path().display(),
@@ -442,17 +442,17 @@ fn codex_startup_errors_are_reported() {
         "unknown-thread",
         &[
             "@@stderr Reading additional input from stdin...",
-            "@@stderr Error: thread/resume: thread/resume failed: no rollout found for thread id abc (code -32600)",
+            "@@stderr Error: thread/resume: thread/resume failed: no rollout found for thread id 01a20a63-0000-7000-8000-0000000000ab (code -32600)",
             "@@exit 1",
         ],
     );
     env.cmd(&[&script])
-        .args(["resume", "--thread", "abc", "hi"])
+        .args(["resume", "--thread", "01a20a63-0000-7000-8000-0000000000ab", "hi"])
         .assert()
         .code(1)
         .stdout("")
         .stderr(
-            "spawncodex: error: thread/resume: thread/resume failed: no rollout found for thread id abc (code -32600)\n",
+            "spawncodex: error: thread/resume: thread/resume failed: no rollout found for thread id 01a20a63-0000-7000-8000-0000000000ab (code -32600)\n",
         );
 }
 

@@ -307,7 +307,7 @@ fn history_is_bounded_and_usage_is_per_turn() {
         std::fs::write(
             &path,
             format!(
-                "{{\"type\":\"thread.started\",\"thread_id\":\"t\"}}\n{{\"type\":\"turn.started\"}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"item_0\",\"type\":\"agent_message\",\"text\":\"answer {n}\"}}}}\n{{\"type\":\"turn.completed\",\"usage\":{{\"input_tokens\":{},\"cached_input_tokens\":{},\"cache_write_input_tokens\":0,\"output_tokens\":{},\"reasoning_output_tokens\":{}}}}}\n",
+                "{{\"type\":\"thread.started\",\"thread_id\":\"01a20a63-0000-7000-8000-000000000007\"}}\n{{\"type\":\"turn.started\"}}\n{{\"type\":\"item.completed\",\"item\":{{\"id\":\"item_0\",\"type\":\"agent_message\",\"text\":\"answer {n}\"}}}}\n{{\"type\":\"turn.completed\",\"usage\":{{\"input_tokens\":{},\"cached_input_tokens\":{},\"cache_write_input_tokens\":0,\"output_tokens\":{},\"reasoning_output_tokens\":{}}}}}\n",
                 120 * n, 20 * n, 30 * n, 5 * n
             ),
         )
@@ -442,14 +442,60 @@ fn list_show_rm() {
 }
 
 #[test]
+fn only_codex_thread_ids_are_resumed() {
+    let env = Env::new();
+    // A word codex would read as a thread name (and, finding none, start a new conversation
+    // without a word) or as an option: refused before codex starts.
+    for thread in ["my-old-thread", "--help", "01a20a63-aa15-7440-9eb3"] {
+        let out = env
+            .cmd(&[])
+            .args(["resume", &format!("--thread={thread}"), "hi"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{thread}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("UUID"), "{stderr}");
+    }
+    // A session whose stored id is not one (written by hand, or by an older tool).
+    let odd = env.script(
+        "odd",
+        &[
+            r#"{"type":"thread.started","thread_id":"not-a-uuid"}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
+        ],
+    );
+    env.cmd(&[&odd])
+        .args(["run", "--session", "odd", "hi"])
+        .assert()
+        .success();
+    let before = std::fs::read(shard_files(&env.store_file()).unwrap().pop().unwrap()).unwrap();
+    let out = env
+        .cmd(&[])
+        .args(["resume", "--session", "odd", "next"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("\"not-a-uuid\""), "{stderr}");
+    assert!(stderr.contains("--replace"), "{stderr}");
+    assert_eq!(
+        std::fs::read(shard_files(&env.store_file()).unwrap().pop().unwrap()).unwrap(),
+        before
+    );
+    assert_eq!(env.calls(), 1);
+}
+
+#[test]
 fn imports_the_python_sdk_files() {
     let env = Env::new();
     let legacy = env.path().join("legacy.json");
-    std::fs::write(&legacy, r#"{"plan": "abc-123", "review": "def-456"}"#).unwrap();
+    std::fs::write(&legacy, r#"{"plan": "01a20a63-0000-7000-8000-0000000000a1", "review": "01a20a63-0000-7000-8000-0000000000d4"}"#).unwrap();
     let v2 = env.path().join("v2.json");
     std::fs::write(
         &v2,
-        r#"{"records":{"plan":{"created_at":1795468191.62,"updated_at":1795468311.65,"failure_count":0,"success_count":5,"turn_count":5,"last_turn_status":"completed","session_id":"v2-plan","session_name":"plan","turns":[{"timestamp":1795468251.63,"operation":"resume","prompt_preview":"turn 1","return_code":0,"turn_status":"completed","duration_seconds":30.0,"message_preview":"hi there"}]},"docs":{"session_id":"v2-docs","turn_count":1}},"schema_version":2}"#,
+        r#"{"records":{"plan":{"created_at":1795468191.62,"updated_at":1795468311.65,"failure_count":0,"success_count":5,"turn_count":5,"last_turn_status":"completed","session_id":"01a20a63-0000-7000-8000-0000000000b2","session_name":"plan","turns":[{"timestamp":1795468251.63,"operation":"resume","prompt_preview":"turn 1","return_code":0,"turn_status":"completed","duration_seconds":30.0,"message_preview":"hi there"}]},"docs":{"session_id":"01a20a63-0000-7000-8000-0000000000c3","turn_count":1}},"schema_version":2}"#,
     )
     .unwrap();
     env.cmd(&[])
@@ -457,8 +503,14 @@ fn imports_the_python_sdk_files() {
         .arg(&legacy)
         .assert()
         .success();
-    assert_eq!(show_json(&env, "plan")["thread_id"], "abc-123");
-    assert_eq!(show_json(&env, "review")["thread_id"], "def-456");
+    assert_eq!(
+        show_json(&env, "plan")["thread_id"],
+        "01a20a63-0000-7000-8000-0000000000a1"
+    );
+    assert_eq!(
+        show_json(&env, "review")["thread_id"],
+        "01a20a63-0000-7000-8000-0000000000d4"
+    );
     // "plan" exists: without --force nothing is imported (exit 2, one line).
     let out = env
         .cmd(&[])
@@ -473,7 +525,10 @@ fn imports_the_python_sdk_files() {
         stderr.contains("--force") && stderr.contains("plan"),
         "{stderr}"
     );
-    assert_eq!(show_json(&env, "plan")["thread_id"], "abc-123");
+    assert_eq!(
+        show_json(&env, "plan")["thread_id"],
+        "01a20a63-0000-7000-8000-0000000000a1"
+    );
     env.cmd(&[])
         .args(["sessions", "show", "docs"])
         .assert()
@@ -484,14 +539,18 @@ fn imports_the_python_sdk_files() {
         .assert()
         .success();
     let plan = show_json(&env, "plan");
-    assert_eq!(plan["thread_id"], "v2-plan");
+    assert_eq!(plan["thread_id"], "01a20a63-0000-7000-8000-0000000000b2");
     assert_eq!(plan["turns"], 5);
     assert_eq!(plan["history"][0]["answer_preview"], "hi there");
     // An entry spawncodex cannot take (a name it refuses, no thread id): nothing is imported,
     // exit 2, one line naming each.
     let before = std::fs::read(env.store_file()).unwrap();
     let bad = env.path().join("bad.json");
-    std::fs::write(&bad, r#"{"fine": "t-1", "../up": "t-2", "blank": " "}"#).unwrap();
+    std::fs::write(
+        &bad,
+        r#"{"fine": "01a20a63-0000-7000-8000-00000000000f", "../up": "01a20a63-0000-7000-8000-000000000001", "blank": " ", "opt": "--help", "named": "my-old-thread"}"#,
+    )
+    .unwrap();
     let out = env
         .cmd(&[])
         .args(["sessions", "import"])
@@ -502,10 +561,10 @@ fn imports_the_python_sdk_files() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("nothing imported"), "{stderr}");
-    assert!(
-        stderr.contains("\"../up\"") && stderr.contains("\"blank\""),
-        "{stderr}"
-    );
+    for refused in ["../up", "blank", "opt", "named"] {
+        assert!(stderr.contains(&format!("\"{refused}\"")), "{stderr}");
+    }
+    assert!(!stderr.contains("\"fine\""), "{stderr}");
     assert_eq!(std::fs::read(env.store_file()).unwrap(), before);
     env.cmd(&[])
         .args(["sessions", "show", "fine"])
@@ -527,7 +586,15 @@ fn imports_the_python_sdk_files() {
         .args(["resume", "--session", "review", "hi"])
         .assert()
         .success();
-    assert_eq!(&env.argv(1)[..4], ["exec", "--json", "resume", "def-456"]);
+    assert_eq!(
+        &env.argv(1)[..4],
+        [
+            "exec",
+            "--json",
+            "resume",
+            "01a20a63-0000-7000-8000-0000000000d4"
+        ]
+    );
 }
 
 #[test]
@@ -589,7 +656,7 @@ fn a_store_from_before_shards_is_read_as_it_is_and_split_by_the_next_turn() {
             .success();
     }
     let mut before = stored_sessions(&env.store_file()).unwrap();
-    before["b"]["thread_id"] = Value::from("t-b-from-v1");
+    before["b"]["thread_id"] = Value::from("01a20a63-0000-7000-8000-0000000000b1");
     // Replace the whole store with the same sessions in the old one-file format.
     std::fs::remove_dir_all(env.home().join("sessions.json.d")).unwrap();
     let v1 = write_v1_store(&env, &before);
@@ -600,7 +667,10 @@ fn a_store_from_before_shards_is_read_as_it_is_and_split_by_the_next_turn() {
         .map(|s| s["name"].clone())
         .collect();
     assert_eq!(names.len(), 3);
-    assert_eq!(show_json(&env, "b")["thread_id"], "t-b-from-v1");
+    assert_eq!(
+        show_json(&env, "b")["thread_id"],
+        "01a20a63-0000-7000-8000-0000000000b1"
+    );
     assert_eq!(std::fs::read_to_string(env.store_file()).unwrap(), v1);
     assert!(!env.home().join("sessions.json.d").exists());
 
@@ -610,7 +680,7 @@ fn a_store_from_before_shards_is_read_as_it_is_and_split_by_the_next_turn() {
         .assert()
         .success()
         .stdout(format!("{PLAIN_ANSWER}\n"));
-    assert_eq!(env.argv(4)[3], "t-b-from-v1");
+    assert_eq!(env.argv(4)[3], "01a20a63-0000-7000-8000-0000000000b1");
     let after = stored_sessions(&env.store_file()).expect("a manifest and shards");
     assert_eq!(after.len(), 3);
     assert_eq!(after["a"], before["a"]);
