@@ -12,7 +12,7 @@ use std::io;
 
 use serde_json::Value;
 
-use crate::client::{Observer, Outcome};
+use crate::client::{Observer, Outcome, TurnStatus};
 
 /// What a command adds to the final report besides the outcome.
 #[derive(Debug, Default)]
@@ -70,7 +70,12 @@ pub struct ResultLine<'a> {
 pub fn result_json<'a>(outcome: &'a Outcome, report: &'a Report) -> ResultLine<'a> {
     ResultLine {
         kind: "spawncodex.result",
-        status: outcome.status,
+        // `completed` is what CI checks for: a turn whose answer then failed our own check
+        // (schema-run's schema) did not complete what was asked.
+        status: match outcome.status {
+            TurnStatus::Completed if report.exit_code != crate::exit::OK => TurnStatus::Failed,
+            status => status,
+        },
         thread_id: outcome.thread_id.as_deref(),
         final_message: outcome.final_message.as_deref(),
         json: report.json_answer.as_ref(),

@@ -89,6 +89,14 @@ fn mismatch_exits_3_and_names_the_path() {
     let lines = jsonl(&out.stdout);
     let last = lines.last().unwrap();
     assert_eq!(last["exit_code"], 3);
+    // CI checks `.status == "completed"`: an answer that does not match is not that.
+    assert_eq!(last["status"], "failed");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the schema")
+    );
     assert_eq!(
         last["final_message"],
         r#"{"answer": 42, "confidence": 0.5}"#
