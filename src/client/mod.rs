@@ -277,6 +277,16 @@ impl CodexClient {
             let Some(mut delay) =
                 policy.delay_after(attempt, started.elapsed(), retry::unit_random())
             else {
+                if attempt < policy.max_attempts
+                    && let Some(window) = policy.max_total
+                {
+                    let _ = observer.client_event(&ClientEvent::Warning {
+                        message: format!(
+                            "not retrying ({reason}): the --retry-window of {:.1}s is used up",
+                            window.as_secs_f64()
+                        ),
+                    });
+                }
                 return Ok(outcome);
             };
             if let Some(hint) = retry_after {
@@ -285,9 +295,20 @@ impl CodexClient {
                     delay = delay.min(window.saturating_sub(started.elapsed()));
                 }
             }
-            if deadline.is_some_and(|d| Instant::now().checked_add(delay).is_none_or(|at| at >= d))
+            if let Some(d) = deadline
+                && Instant::now().checked_add(delay).is_none_or(|at| at >= d)
             {
-                // The retry could not even start before the run's deadline.
+                // The retry could not even start before the run's deadline: say so, or the
+                // --retries asked for would seem ignored.
+                let left = d.saturating_duration_since(Instant::now());
+                let _ = observer.client_event(&ClientEvent::Warning {
+                    message: format!(
+                        "not retrying ({reason}): attempt {} would start in {:.1}s, after --timeout ({:.1}s left)",
+                        attempt + 1,
+                        delay.as_secs_f64(),
+                        left.as_secs_f64()
+                    ),
+                });
                 return Ok(outcome);
             }
             // An --ephemeral thread has no rollout to resume: such retries start over.

@@ -836,6 +836,25 @@ impl Observer for HumanRenderer {
 
     fn client_event(&mut self, event: &ClientEvent) -> io::Result<()> {
         let s = self.s;
+        if let ClientEvent::RetryScheduled {
+            next_attempt,
+            delay_ms,
+            ..
+        } = event
+        {
+            // The spinner would go on saying "thinking" while the run only waits.
+            self.activity_with(|| {
+                format!(
+                    "waiting to retry: attempt {next_attempt} in {}",
+                    fmt_duration(Duration::from_millis(*delay_ms))
+                )
+            });
+        }
+        if let ClientEvent::AttemptStarted { attempt, .. } = event
+            && *attempt > 1
+        {
+            self.activity_with(|| format!("attempt {attempt}: starting codex"));
+        }
         match event {
             ClientEvent::Warning { message } if !self.opts.quiet => {
                 self.line(&format!("{} {}", "warning:".style(s.yellow), safe(message)));

@@ -161,6 +161,66 @@ fn retry_window_caps_the_time_spent_retrying() {
     assert!(took < Duration::from_secs(4), "took {took:?}");
     let calls = env.calls();
     assert!((2..=6).contains(&calls), "{calls} calls");
+    // The last attempt says why there is no other.
+    let out = env
+        .cmd(&[&failing])
+        .args([
+            "run",
+            "--retries",
+            "50",
+            "--backoff",
+            "0.3",
+            "--jitter",
+            "0",
+            "--retry-window",
+            "0.2",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("--retry-window of 0.2s is used up"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_retry_that_cannot_start_before_the_timeout_is_named_not_skipped_silently() {
+    let env = Env::new();
+    let failing = env.replay("http500.jsonl", 1);
+    let args = [
+        "--timeout",
+        "2",
+        "--retries",
+        "3",
+        "--backoff",
+        "5",
+        "--jitter",
+        "0",
+        "hi",
+    ];
+    let out = env.cmd(&[&failing]).arg("run").args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("warning: not retrying") && stderr.contains("after --timeout"),
+        "{stderr}"
+    );
+    let out = env
+        .cmd(&[&failing])
+        .args(["run", "--jsonl"])
+        .args(args)
+        .output()
+        .unwrap();
+    let lines = jsonl(&out.stdout);
+    let warning = lines
+        .iter()
+        .find(|l| l["type"] == "spawncodex.warning")
+        .expect("a warning line");
+    assert!(warning["message"].as_str().unwrap().contains("attempt 2"));
+    assert_eq!(lines.last().unwrap()["attempts"], 1);
+    assert_eq!(env.calls(), 2);
 }
 
 #[test]
