@@ -128,9 +128,7 @@ fn unknown_session(store: &FileStore, name: &str) -> CliError {
     let mut close: Vec<(usize, &String)> = names
         .iter()
         .map(|n| (edit_distance(n, name), n))
-        .filter(|(d, n)| {
-            *d <= 3.max(name.len() / 3) || n.contains(name) || name.contains(n.as_str())
-        })
+        .filter(|(d, n)| is_close(name, n, *d))
         .collect();
     close.sort();
     let hint = if close.is_empty() {
@@ -153,6 +151,20 @@ fn unknown_session(store: &FileStore, name: &str) -> CliError {
     CliError::usage(format!("no session named {name:?}: {hint}"))
 }
 
+/// Is `candidate` (at edit distance `d`) worth suggesting for `typed`? Few edits for the
+/// length (so `eph` does not suggest `g`), or one name inside the other when both are long
+/// enough to mean something (`fix` for `fix-ci`).
+fn is_close(typed: &str, candidate: &str, d: usize) -> bool {
+    let longer = typed.chars().count().max(candidate.chars().count());
+    let limit = match longer {
+        0..=3 => 1,
+        4..=8 => 2,
+        _ => 3,
+    };
+    let shorter = typed.chars().count().min(candidate.chars().count());
+    d <= limit || (shorter >= 3 && (candidate.contains(typed) || typed.contains(candidate)))
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -166,4 +178,23 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_close_names_are_suggested() {
+        let close = |typed: &str, candidate: &str| {
+            is_close(typed, candidate, edit_distance(typed, candidate))
+        };
+        assert!(close("fixci", "fix-ci"));
+        assert!(close("plna", "plan"));
+        assert!(close("fix", "fix-ci"));
+        assert!(close("eph", "epha"));
+        assert!(!close("eph", "g"));
+        assert!(!close("a", "abc"));
+        assert!(!close("review", "plan"));
+    }
 }
