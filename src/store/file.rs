@@ -410,8 +410,18 @@ impl StoreFile {
                 return Ok(Sessions { bytes, entries });
             }
         }
-        let file: RawFile = serde_json::from_slice(&bytes)
-            .map_err(|e| self.unreadable(format!("not valid JSON: {e}")))?;
+        let file: RawFile = serde_json::from_slice(&bytes).map_err(|e| {
+            use serde_json::error::Category;
+            self.unreadable(match e.classify() {
+                Category::Syntax | Category::Eof | Category::Io => format!("not valid JSON: {e}"),
+                // serde's words for a wrong shape name our own types: say what was expected.
+                Category::Data => format!(
+                    "valid JSON, but not a spawncodex session store: expected an object with \"format\", \"version\" and \"sessions\" (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            })
+        })?;
         if file.format.as_deref() != Some(FORMAT_NAME) {
             return Err(self.unreadable(
                 "not a spawncodex session store (to bring in the Python SDK's sessions, use `spawncodex sessions import FILE`)",
@@ -814,6 +824,23 @@ mod tests {
             .map(|s| s.unwrap().name)
             .collect();
         assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn a_file_of_another_shape_is_named_for_what_it_is_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        for (text, says) in [
+            ("[]", "valid JSON, but not a spawncodex session store"),
+            ("{\"sessions\": 3}", "valid JSON, but not a spawncodex session store"),
+            ("{\"sessions\": ", "not valid JSON"),
+        ] {
+            fs::write(&path, text).unwrap();
+            let err = StoreFile::new(&path).get("a").unwrap_err().to_string();
+            assert!(err.contains(says), "{text}: {err}");
+            assert!(!err.contains("RawFile"), "{err}");
+            assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        }
     }
 
     #[test]
