@@ -832,7 +832,10 @@ mod tests {
         let path = dir.path().join("sessions.json");
         for (text, says) in [
             ("[]", "valid JSON, but not a spawncodex session store"),
-            ("{\"sessions\": 3}", "valid JSON, but not a spawncodex session store"),
+            (
+                "{\"sessions\": 3}",
+                "valid JSON, but not a spawncodex session store",
+            ),
             ("{\"sessions\": ", "not valid JSON"),
         ] {
             fs::write(&path, text).unwrap();
