@@ -1041,9 +1041,9 @@ pub fn display_command(command: &str) -> String {
 }
 
 /// [`display_command`] on bytes, for the hot path. Only ASCII is cut or replaced, so valid
-/// UTF-8 stays valid.
+/// UTF-8 stays valid. The script is unquoted only when it is one quoted word, as codex writes
+/// it; anything else (`'a' && 'b'`) is shown as it is.
 fn display_command_bytes(command: &[u8]) -> Cow<'_, [u8]> {
-    const QUOTED_QUOTE: &[u8] = br"'\''";
     for prefix in [
         &b"/bin/bash -lc "[..],
         b"bash -lc ",
@@ -1051,28 +1051,72 @@ fn display_command_bytes(command: &[u8]) -> Cow<'_, [u8]> {
         b"/bin/zsh -lc ",
     ] {
         if let Some(rest) = command.strip_prefix(prefix) {
-            let Some(inner) = rest.strip_prefix(b"'").and_then(|r| r.strip_suffix(b"'")) else {
-                return Cow::Borrowed(rest);
+            let unquoted = if let Some(inner) = quoted_by(rest, b'\'') {
+                single_quoted(inner)
+            } else if let Some(inner) = quoted_by(rest, b'"') {
+                double_quoted(inner)
+            } else {
+                None
             };
-            // No `'` at all is the common case, and memchr answers it without memmem's set-up.
-            if memchr::memchr(b'\'', inner).is_none()
-                || memchr::memmem::find(inner, QUOTED_QUOTE).is_none()
-            {
-                return Cow::Borrowed(inner);
-            }
-            let mut out = Vec::with_capacity(inner.len());
-            // Rebuild with every `'\''` turned back into `'`.
-            let mut rest = inner;
-            while let Some(at) = memchr::memmem::find(rest, QUOTED_QUOTE) {
-                out.extend_from_slice(&rest[..at]);
-                out.push(b'\'');
-                rest = &rest[at + QUOTED_QUOTE.len()..];
-            }
-            out.extend_from_slice(rest);
-            return Cow::Owned(out);
+            return unquoted.unwrap_or(Cow::Borrowed(rest));
         }
     }
     Cow::Borrowed(command)
+}
+
+/// What is between a leading and a trailing `quote`.
+fn quoted_by(word: &[u8], quote: u8) -> Option<&[u8]> {
+    (word.len() >= 2 && word[0] == quote && word[word.len() - 1] == quote)
+        .then(|| &word[1..word.len() - 1])
+}
+
+/// The inside of `'...'`, where a `'` can only appear as `'\''` (close, escaped quote, open).
+/// `None` if some other `'` shows it was not one word.
+fn single_quoted(inner: &[u8]) -> Option<Cow<'_, [u8]>> {
+    const QUOTED_QUOTE: &[u8] = br"'\''";
+    // No `'` at all is the common case, and memchr answers it at once.
+    if memchr::memchr(b'\'', inner).is_none() {
+        return Some(Cow::Borrowed(inner));
+    }
+    let mut out = Vec::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = memchr::memchr(b'\'', rest) {
+        if !rest[at..].starts_with(QUOTED_QUOTE) {
+            return None;
+        }
+        out.extend_from_slice(&rest[..at]);
+        out.push(b'\'');
+        rest = &rest[at + QUOTED_QUOTE.len()..];
+    }
+    out.extend_from_slice(rest);
+    Some(Cow::Owned(out))
+}
+
+/// The inside of `"..."`: a backslash escapes `$`, `` ` ``, `"`, `\` and a newline, and stays
+/// before anything else. `None` if an unescaped `"` shows it was not one word.
+fn double_quoted(inner: &[u8]) -> Option<Cow<'_, [u8]>> {
+    if !inner.iter().any(|&b| b == b'\\' || b == b'"') {
+        return Some(Cow::Borrowed(inner));
+    }
+    let mut out = Vec::with_capacity(inner.len());
+    let mut bytes = inner.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'"' => return None,
+            b'\\' => match bytes.peek() {
+                Some(&next @ (b'$' | b'`' | b'"' | b'\\')) => {
+                    out.push(next);
+                    bytes.next();
+                }
+                Some(b'\n') => {
+                    bytes.next();
+                }
+                _ => out.push(b'\\'),
+            },
+            _ => out.push(b),
+        }
+    }
+    Some(Cow::Owned(out))
 }
 
 /// A decimal integer written into `buf`, without `fmt`.
@@ -1198,6 +1242,19 @@ mod tests {
             "echo 'x'"
         );
         assert_eq!(display_command("ls"), "ls");
+        // Double quotes, as codex writes a script that has single quotes in it.
+        assert_eq!(
+            display_command(r#"/bin/bash -lc "echo 'single'""#),
+            "echo 'single'"
+        );
+        assert_eq!(
+            display_command(r#"/bin/bash -lc "printf \"\\033]0;t\\007\" \$HOME \`x\` \q""#),
+            r#"printf "\033]0;t\007" $HOME `x` \q"#
+        );
+        // Not one quoted word: shown as it is.
+        assert_eq!(display_command("/bin/bash -lc 'a' && 'b'"), "'a' && 'b'");
+        assert_eq!(display_command(r#"/bin/bash -lc "a" "b""#), r#""a" "b""#);
+        assert_eq!(display_command("/bin/bash -lc '"), "'");
     }
 
     #[test]
