@@ -259,12 +259,13 @@ impl HumanRenderer {
     /// Written straight into the pending buffer: this runs for every message and command output.
     fn block(&mut self, indent: &str, text: &str, style: owo_colors::Style) {
         let text = safe(text);
+        // Display columns; however narrow the terminal, a line keeps at least one of them.
         let avail = self
             .width
-            .map(|w| w.saturating_sub(indent.chars().count()).max(20));
+            .map(|w| w.saturating_sub(indent.chars().count()).max(1));
         for raw_line in text.lines() {
             match avail {
-                Some(avail) if raw_line.chars().count() > avail => {
+                Some(avail) if unicode_width::UnicodeWidthStr::width(raw_line) > avail => {
                     for piece in wrap(raw_line, avail) {
                         let _ = writeln!(self.pending, "{indent}{}", piece.style(style));
                     }
@@ -1177,37 +1178,43 @@ fn tail_start(text: &[u8], n: usize) -> (usize, usize) {
 /// A block with a tail drops the lines beyond it once it holds this much.
 const TRIM_BLOCK_ABOVE: usize = 256 * 1024;
 
-/// Greedy word wrap by characters; words longer than the width are split.
+/// Cut `line` into pieces of at most `width` display columns (a CJK character or an emoji takes
+/// two), at spaces where it can; a word longer than a line is cut where it must be.
 fn wrap(line: &str, width: usize) -> Vec<String> {
-    if line.chars().count() <= width {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let width = width.max(1);
+    if line.width() <= width {
         return vec![line.to_string()];
     }
     let mut out = Vec::new();
     let mut current = String::new();
-    let mut len = 0;
+    let mut used = 0;
     for word in line.split(' ') {
-        let wlen = word.chars().count();
-        if len > 0 && len + 1 + wlen > width {
+        let word_width = word.width();
+        if used > 0 && used + 1 + word_width > width {
             out.push(std::mem::take(&mut current));
-            len = 0;
+            used = 0;
         }
-        if wlen > width {
+        if word_width > width {
             for ch in word.chars() {
-                if len == width {
+                let ch_width = ch.width().unwrap_or(0);
+                // Every piece takes at least one character, so a character wider than the
+                // line still moves on.
+                if used > 0 && used + ch_width > width {
                     out.push(std::mem::take(&mut current));
-                    len = 0;
+                    used = 0;
                 }
                 current.push(ch);
-                len += 1;
+                used += ch_width;
             }
             continue;
         }
-        if len > 0 {
+        if used > 0 {
             current.push(' ');
-            len += 1;
+            used += 1;
         }
         current.push_str(word);
-        len += wlen;
+        used += word_width;
     }
     out.push(current);
     out
@@ -1397,5 +1404,23 @@ mod tests {
     fn wraps_long_lines() {
         assert_eq!(wrap("aaa bbb ccc", 7), vec!["aaa bbb", "ccc"]);
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        // In display columns: each of these characters takes two.
+        assert_eq!(
+            wrap("日本語のテキスト", 6),
+            vec!["日本語", "のテキ", "スト"]
+        );
+        assert_eq!(wrap("漢字 漢字 漢字", 9), vec!["漢字 漢字", "漢字"]);
+        // A character wider than the line still gets a line of its own.
+        assert_eq!(wrap("日本", 1), vec!["日", "本"]);
+    }
+
+    #[test]
+    fn a_narrow_terminal_gets_lines_that_fit_it() {
+        let mut r = HumanRenderer::new(HumanOptions::default());
+        r.width = Some(20);
+        r.block("  ", &"a".repeat(40), owo_colors::Style::new());
+        let shown = String::from_utf8(r.pending).unwrap();
+        assert!(shown.lines().all(|l| l.len() <= 20), "{shown}");
+        assert_eq!(shown.lines().count(), 3, "{shown}");
     }
 }
