@@ -49,6 +49,7 @@ pub(crate) struct AttemptSpec<'a> {
     pub idle_timeout: Option<Duration>,
     pub grace: Duration,
     pub echo_stderr: bool,
+    pub adopt_orphans: bool,
 }
 
 /// What the stream told us, kept up to date line by line.
@@ -328,8 +329,13 @@ pub(crate) async fn run_attempt(
     on_spawn: &mut dyn FnMut(u32, &mut dyn Observer) -> io::Result<()>,
 ) -> io::Result<AttemptResult> {
     let started = Instant::now();
-    let Spawned { mut child, pid } =
-        process::spawn(spec.program, spec.argv, spec.cwd, spec.stdin_prompt)?;
+    let Spawned { mut child, pid } = process::spawn(
+        spec.program,
+        spec.argv,
+        spec.cwd,
+        spec.stdin_prompt,
+        spec.adopt_orphans,
+    )?;
     let stderr_task = child
         .stderr
         .take()
@@ -477,6 +483,21 @@ pub(crate) async fn run_attempt(
     if process::group_alive(pid) {
         let _ = process::wait_group_gone(pid, Duration::from_millis(100)).await;
         process::reap_group(pid).await;
+    }
+    // And the commands it started that detached from its group: stopped when the run was
+    // (a turn that ended as it should leaves a server it started running, as codex does).
+    if spec.adopt_orphans {
+        let stopped = !matches!(stop, None | Some(StopReason::Lingered));
+        let kill_asked = kill_now
+            || cancel
+                .as_ref()
+                .is_some_and(|rx| *rx.borrow() == CancelRequest::Kill);
+        let grace = if kill_asked {
+            Duration::ZERO
+        } else {
+            spec.grace
+        };
+        process::settle_adopted(stopped, grace).await;
     }
     let stderr_tail = match stderr_task {
         Some(task) => match tokio::time::timeout(Duration::from_millis(500), task).await {

@@ -95,6 +95,11 @@ pub struct RunOptions {
     pub echo_stderr: bool,
     /// Stop requests (signals) from the caller.
     pub cancel: Option<watch::Receiver<CancelRequest>>,
+    /// Become the reaper of codex's orphans, so that a stopped run also stops the commands
+    /// that detached from codex's process group (`setsid`, daemons). Process-wide, and it
+    /// reaps every exited child after each attempt: for a program whose only children are
+    /// codex (the CLI), not for one that has children of its own.
+    pub adopt_orphans: bool,
 }
 
 impl Default for RunOptions {
@@ -107,6 +112,7 @@ impl Default for RunOptions {
             retry_fresh: false,
             echo_stderr: false,
             cancel: None,
+            adopt_orphans: false,
         }
     }
 }
@@ -199,6 +205,7 @@ impl CodexClient {
                 idle_timeout: opts.idle_timeout,
                 grace: opts.grace,
                 echo_stderr: opts.echo_stderr,
+                adopt_orphans: opts.adopt_orphans,
             };
             let argv_strings: Vec<String> =
                 std::iter::once(self.program.to_string_lossy().into_owned())

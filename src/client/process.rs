@@ -29,6 +29,7 @@ pub fn spawn(
     argv: &[OsString],
     cwd: Option<&Path>,
     stdin_prompt: Option<&str>,
+    adopt: bool,
 ) -> io::Result<Spawned> {
     let mut cmd = Command::new(program);
     cmd.args(argv)
@@ -62,6 +63,9 @@ pub fn spawn(
             let _ = parent;
             Ok(())
         });
+    }
+    if adopt {
+        adopt_orphans();
     }
     let mut child = cmd.spawn()?;
     let pid = child.id().unwrap_or(0);
@@ -171,6 +175,112 @@ pub async fn reap_group(pgid: u32) {
     if group_alive(pgid) {
         signal_group(pgid, libc::SIGKILL);
         wait_group_gone(pgid, Duration::from_secs(2)).await;
+    }
+}
+
+/// Make this process the reaper of its descendants' orphans (Linux). codex runs each command in
+/// a session of its own, and a command can detach further (`setsid`, a daemon): a signal to
+/// codex's group does not reach it. When its parent exits it is adopted by us instead of init,
+/// so a stopped run can still find and stop it ([`settle_adopted`]). Best effort: where this
+/// fails, such processes are left as before.
+pub fn adopt_orphans() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain prctl on our own process.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// After codex itself has been waited for, every child we still have is an orphan of its tree
+/// that we adopted. Those that exited are reaped (they would wait as zombies until we exit).
+/// With `stop` (a run stopped by Ctrl-C, SIGTERM, a timeout, a closed output), the others are
+/// stopped too: SIGTERM to each and to its group, up to `grace` to go, then SIGKILL. Their own
+/// children come to us in turn as they go, so this looks again until none is left.
+pub async fn settle_adopted(stop: bool, grace: Duration) {
+    reap_exited_children();
+    if !stop {
+        return;
+    }
+    let started = tokio::time::Instant::now();
+    let kill_at = started + grace.min(Duration::from_secs(5));
+    let give_up = kill_at + Duration::from_secs(2);
+    let mut termed: Vec<u32> = Vec::new();
+    // An orphan reaches us only once its parent has gone: a few empty looks in a row are
+    // needed before nobody else is on the way.
+    let mut empty_looks = 0;
+    while empty_looks < 3 && tokio::time::Instant::now() < give_up {
+        let live = live_children();
+        if live.is_empty() {
+            empty_looks += 1;
+        } else {
+            empty_looks = 0;
+            let kill = tokio::time::Instant::now() >= kill_at;
+            for pid in live {
+                if kill {
+                    signal_process_and_group(pid, libc::SIGKILL);
+                } else if !termed.contains(&pid) {
+                    signal_process_and_group(pid, libc::SIGTERM);
+                    termed.push(pid);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        reap_exited_children();
+    }
+}
+
+/// Reap every child that has exited. Only called once codex has been waited for, so these are
+/// adopted orphans and no status anyone waits for is taken.
+fn reap_exited_children() {
+    loop {
+        let mut status = 0;
+        // SAFETY: plain syscall with a valid status pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return;
+        }
+    }
+}
+
+/// Our children that have not exited, from /proc (empty without it).
+fn live_children() -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut live = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next();
+        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(me) && state != Some("Z") && state != Some("X") {
+            live.push(pid);
+        }
+    }
+    live
+}
+
+/// Signal a process and, when it leads one, its group (a `setsid` command's own children).
+fn signal_process_and_group(pid: u32, signal: i32) {
+    // SAFETY: plain syscalls. A pid in use is never reused as another group's id, so -pid
+    // reaches this process's group or nothing.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+        libc::kill(-(pid as libc::pid_t), signal);
     }
 }
 

@@ -177,6 +177,22 @@ impl Env {
             .unwrap()
     }
 
+    /// The pid of the fake codex's `@@detached` sleep, once it is written (up to 5 s).
+    pub fn detached_pid(&self) -> i32 {
+        let path = self.calls_dir().join("detached.pid");
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(5) {
+            if let Some(pid) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                return pid;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("no {}", path.display());
+    }
+
     pub fn grandchild_pid(&self) -> i32 {
         std::fs::read_to_string(self.calls_dir().join("grandchild.pid"))
             .unwrap()

@@ -300,6 +300,65 @@ fn timeout_kills_the_whole_process_group() {
     }
 }
 
+/// codex runs each command in a session of its own, out of reach of a signal to codex's
+/// group; what such a command leaves when its shell goes is stopped with the run.
+#[test]
+fn commands_that_left_codex_s_process_group_are_stopped_with_the_run() {
+    let detaching = |env: &Env| {
+        env.script(
+            "detach",
+            &[
+                r#"{"type":"thread.started","thread_id":"t-detach"}"#,
+                r#"{"type":"turn.started"}"#,
+                "@@detached",
+                "@@hang",
+            ],
+        )
+    };
+    // A timeout.
+    let env = Env::new();
+    let script = detaching(&env);
+    env.cmd(&[&script])
+        .args(["run", "--timeout", "1", "--grace", "0.5", "hi"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(124);
+    assert!(gone_within(env.detached_pid(), 3.0), "setsid sleep left");
+    // Ctrl-C.
+    let env = Env::new();
+    let script = detaching(&env);
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["run", "--grace", "0.5", "hi"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let detached = env.detached_pid();
+    send_signal(child.id(), libc::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(gone_within(detached, 3.0), "setsid sleep left after Ctrl-C");
+    // A turn that ends as it should leaves what it started running, as codex does.
+    let env = Env::new();
+    let script = env.script(
+        "server",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-server"}"#,
+            "@@detached",
+            r#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"started"}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
+        ],
+    );
+    env.cmd(&[&script])
+        .args(["run", "hi"])
+        .assert()
+        .success()
+        .stdout("started\n");
+    let server = env.detached_pid();
+    assert!(alive(server), "a server the turn started was stopped");
+    send_signal(server as u32, libc::SIGKILL);
+}
+
 #[test]
 fn idle_timeouts_are_retried_when_asked() {
     let env = Env::new();
