@@ -282,6 +282,14 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         Some(_) => Some(ctx.store()?),
         None => None,
     };
+    // One turn at a time in a session, held until this turn is recorded (see turn_lock). A dry
+    // run writes nothing, lock files included.
+    let _turn_lock = match (&plan.session, &store) {
+        (Some(session), Some(store)) if !plan.dry_run => {
+            Some(store.lock_turn(session.name()).map_err(store_err)?)
+        }
+        _ => None,
+    };
     // A store the turn could not be saved to, or a name that is taken (unless --replace), is
     // refused before codex starts (and by --dry-run, which checks what the run would).
     if let (Some(SessionPlan::Existing { name }), Some(store)) = (&plan.session, &store) {

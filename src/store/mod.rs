@@ -5,6 +5,7 @@ pub mod file;
 pub mod import;
 pub mod record;
 pub mod sharded;
+pub mod turn_lock;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -56,6 +57,10 @@ pub enum StoreError {
         "session {0:?} already exists: continue it with `spawncodex resume --session {0}`, or start over with --replace"
     )]
     Exists(String),
+    #[error(
+        "session {0:?} is in use: another spawncodex is running a turn in it; wait for that turn to end, or use another session"
+    )]
+    Busy(String),
 }
 
 /// One session as `sessions list` reads it: its summary, or the error of a record that does not
@@ -103,7 +108,9 @@ impl StoreError {
     /// The session this error is about, when it is about one.
     pub fn session_name(&self) -> Option<&str> {
         match self {
-            StoreError::Malformed { name, .. } | StoreError::Exists(name) => Some(name),
+            StoreError::Malformed { name, .. }
+            | StoreError::Exists(name)
+            | StoreError::Busy(name) => Some(name),
             _ => None,
         }
     }

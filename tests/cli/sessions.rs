@@ -442,6 +442,60 @@ fn list_show_rm() {
 }
 
 #[test]
+fn a_session_runs_one_turn_at_a_time() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    env.cmd(&[&plain])
+        .args(["run", "--session", "s", "hi"])
+        .assert()
+        .success();
+    let hang = env.script(
+        "hang",
+        &[
+            r#"{"type":"thread.started","thread_id":"01a20a63-aa15-7440-9eb3-5fd6302dec3b"}"#,
+            "@@hang",
+        ],
+    );
+    let mut first = env
+        .std_cmd(&[&plain, &hang])
+        .args(["resume", "--session", "s", "--grace", "0.5", "long turn"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while env.calls() < 2 && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(env.calls(), 2);
+    // A second turn in the same session, by any command: refused before codex starts.
+    for args in [
+        vec!["resume", "--session", "s", "again"],
+        vec!["resume", "--last", "again"],
+        vec!["run", "--session", "s", "--replace", "over"],
+    ] {
+        let out = env.cmd(&[&plain]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("session \"s\" is in use"), "{stderr}");
+    }
+    assert_eq!(env.calls(), 2);
+    // Other sessions go on meanwhile.
+    env.cmd(&[&plain])
+        .args(["run", "--session", "other", "hi"])
+        .assert()
+        .success();
+    send_signal(first.id(), libc::SIGINT);
+    assert_eq!(first.wait().unwrap().code(), Some(130));
+    // Free again once that turn has ended.
+    env.cmd(&[&plain])
+        .args(["resume", "--session", "s", "next"])
+        .assert()
+        .success();
+}
+
+#[test]
 fn only_codex_thread_ids_are_resumed() {
     let env = Env::new();
     // A word codex would read as a thread name (and, finding none, start a new conversation
@@ -600,13 +654,14 @@ fn imports_the_python_sdk_files() {
 #[test]
 fn a_name_taken_by_a_concurrent_run_is_not_overwritten() {
     let env = Env::new();
-    // Run A is slow to report its thread; run B takes the name first.
+    // Run A is slow to report its thread; run B asks for the same new name meanwhile.
     let slow = env.script(
         "slow",
         &[
             "@@sleep 1.5",
             r#"{"type":"thread.started","thread_id":"thread-A"}"#,
-            &format!("@@cat {}", fixture("plain.jsonl").display()),
+            r#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"from A"}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
         ],
     );
     let fast = env.replay("plain.jsonl", 0);
@@ -617,21 +672,22 @@ fn a_name_taken_by_a_concurrent_run_is_not_overwritten() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    env.cmd(&[&slow, &fast])
+    env.wait_for_first_call();
+    // B is refused before its codex starts: the session is A's until A's turn is recorded.
+    let out = env
+        .cmd(&[&slow, &fast])
         .args(["run", "--session", "x", "-m", "model-B", "second"])
-        .assert()
-        .success();
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("session \"x\" is in use"), "{stderr}");
+    assert_eq!(env.calls(), 1);
     let out = a.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("not saved") && stderr.contains("thread-A"),
-        "{stderr}"
-    );
     let rec = show_json(&env, "x");
-    assert_eq!(rec["thread_id"], PLAIN_THREAD);
-    assert_eq!(rec["options"]["model"], "model-B");
+    assert_eq!(rec["thread_id"], "thread-A");
+    assert_eq!(rec["options"]["model"], "model-A");
     assert_eq!(rec["turns"], 1);
 }
 
