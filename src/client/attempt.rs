@@ -49,7 +49,8 @@ pub(crate) struct AttemptSpec<'a> {
     pub idle_timeout: Option<Duration>,
     pub grace: Duration,
     pub echo_stderr: bool,
-    pub adopt_orphans: bool,
+    /// Mark codex's processes, so a stopped run can stop the commands that left its group.
+    pub stop_detached: bool,
 }
 
 /// What the stream told us, kept up to date line by line.
@@ -329,12 +330,13 @@ pub(crate) async fn run_attempt(
     on_spawn: &mut dyn FnMut(u32, &mut dyn Observer) -> io::Result<()>,
 ) -> io::Result<AttemptResult> {
     let started = Instant::now();
+    let run_mark = spec.stop_detached.then(process::new_run_mark);
     let Spawned { mut child, pid } = process::spawn(
         spec.program,
         spec.argv,
         spec.cwd,
         spec.stdin_prompt,
-        spec.adopt_orphans,
+        run_mark.as_deref(),
     )?;
     let stderr_task = child
         .stderr
@@ -471,6 +473,17 @@ pub(crate) async fn run_attempt(
     }
     drop(stdout);
 
+    // The commands codex started that left its group (it runs each in a session of its own) are
+    // stopped with a run that is stopped, on the same clock as codex. A turn that completed
+    // keeps them, as codex does (a server it was asked to start), however codex then ended.
+    let stop_detached = run_mark.as_ref().filter(|_| {
+        !matches!(stop, None | Some(StopReason::Lingered))
+            && tracker.terminal != Some(TurnStatus::Completed)
+    });
+    let kill_at = Instant::now() + if kill_now { Duration::ZERO } else { spec.grace };
+    if let Some(mark) = stop_detached {
+        process::signal_marked(mark, pid, libc::SIGTERM);
+    }
     if let Some(reason) = stop
         && exit.is_none()
     {
@@ -484,20 +497,8 @@ pub(crate) async fn run_attempt(
         let _ = process::wait_group_gone(pid, Duration::from_millis(100)).await;
         process::reap_group(pid).await;
     }
-    // And the commands it started that detached from its group: stopped when the run was
-    // (a turn that ended as it should leaves a server it started running, as codex does).
-    if spec.adopt_orphans {
-        let stopped = !matches!(stop, None | Some(StopReason::Lingered));
-        let kill_asked = kill_now
-            || cancel
-                .as_ref()
-                .is_some_and(|rx| *rx.borrow() == CancelRequest::Kill);
-        let grace = if kill_asked {
-            Duration::ZERO
-        } else {
-            spec.grace
-        };
-        process::settle_adopted(stopped, grace).await;
+    if let Some(mark) = stop_detached {
+        process::stop_marked(mark, pid, kill_at, cancel).await;
     }
     let stderr_tail = match stderr_task {
         Some(task) => match tokio::time::timeout(Duration::from_millis(500), task).await {

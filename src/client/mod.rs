@@ -95,11 +95,11 @@ pub struct RunOptions {
     pub echo_stderr: bool,
     /// Stop requests (signals) from the caller.
     pub cancel: Option<watch::Receiver<CancelRequest>>,
-    /// Become the reaper of codex's orphans, so that a stopped run also stops the commands
-    /// that detached from codex's process group (`setsid`, daemons). Process-wide, and it
-    /// reaps every exited child after each attempt: for a program whose only children are
-    /// codex (the CLI), not for one that has children of its own.
-    pub adopt_orphans: bool,
+    /// A run that is stopped (a cancel request, a timeout, a closed output) also stops the
+    /// commands codex started that left its process group (codex runs each command in a
+    /// session of its own; `setsid`, daemons): they are found by a mark in their environment
+    /// that only this run's processes carry (see [`process::RUN_MARK_VAR`]).
+    pub stop_detached: bool,
 }
 
 impl Default for RunOptions {
@@ -112,7 +112,7 @@ impl Default for RunOptions {
             retry_fresh: false,
             echo_stderr: false,
             cancel: None,
-            adopt_orphans: false,
+            stop_detached: true,
         }
     }
 }
@@ -205,7 +205,7 @@ impl CodexClient {
                 idle_timeout: opts.idle_timeout,
                 grace: opts.grace,
                 echo_stderr: opts.echo_stderr,
-                adopt_orphans: opts.adopt_orphans,
+                stop_detached: opts.stop_detached,
             };
             let argv_strings: Vec<String> =
                 std::iter::once(self.program.to_string_lossy().into_owned())

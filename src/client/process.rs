@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStderr, Command};
+use tokio::sync::watch;
+
+use super::CancelRequest;
 
 /// How much of codex's stderr we keep for error messages.
 pub const STDERR_TAIL_BYTES: usize = 16 * 1024;
@@ -29,7 +32,7 @@ pub fn spawn(
     argv: &[OsString],
     cwd: Option<&Path>,
     stdin_prompt: Option<&str>,
-    adopt: bool,
+    run_mark: Option<&str>,
 ) -> io::Result<Spawned> {
     let mut cmd = Command::new(program);
     cmd.args(argv)
@@ -64,8 +67,8 @@ pub fn spawn(
             Ok(())
         });
     }
-    if adopt {
-        adopt_orphans();
+    if let Some(mark) = run_mark {
+        cmd.env(RUN_MARK_VAR, mark);
     }
     let mut child = cmd.spawn()?;
     let pid = child.id().unwrap_or(0);
@@ -178,100 +181,112 @@ pub async fn reap_group(pgid: u32) {
     }
 }
 
-/// Make this process the reaper of its descendants' orphans (Linux). codex runs each command in
-/// a session of its own, and a command can detach further (`setsid`, a daemon): a signal to
-/// codex's group does not reach it. When its parent exits it is adopted by us instead of init,
-/// so a stopped run can still find and stop it ([`settle_adopted`]). Best effort: where this
-/// fails, such processes are left as before.
-pub fn adopt_orphans() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain prctl on our own process.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
+/// The variable that marks every process of one codex run: set in codex's environment, it is
+/// inherited by the commands codex runs, including those that leave codex's process group (codex
+/// runs each command in a session of its own) or detach further (`setsid`, a daemon). A stopped
+/// run finds them by it. A process that clears its environment, or a codex configured not to
+/// pass it on (`shell_environment_policy`), escapes the mark.
+pub const RUN_MARK_VAR: &str = "SPAWNCODEX_RUN";
+
+/// A value for [`RUN_MARK_VAR`] no other run has: our pid, a counter and the clock.
+pub fn new_run_mark() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
-/// After codex itself has been waited for, every child we still have is an orphan of its tree
-/// that we adopted. Those that exited are reaped (they would wait as zombies until we exit).
-/// With `stop` (a run stopped by Ctrl-C, SIGTERM, a timeout, a closed output), the others are
-/// stopped too: SIGTERM to each and to its group, up to `grace` to go, then SIGKILL. Their own
-/// children come to us in turn as they go, so this looks again until none is left.
-pub async fn settle_adopted(stop: bool, grace: Duration) {
-    reap_exited_children();
-    if !stop {
-        return;
-    }
-    let started = tokio::time::Instant::now();
-    let kill_at = started + grace.min(Duration::from_secs(5));
-    let give_up = kill_at + Duration::from_secs(2);
-    let mut termed: Vec<u32> = Vec::new();
-    // An orphan reaches us only once its parent has gone: a few empty looks in a row are
-    // needed before nobody else is on the way.
-    let mut empty_looks = 0;
-    while empty_looks < 3 && tokio::time::Instant::now() < give_up {
-        let live = live_children();
-        if live.is_empty() {
-            empty_looks += 1;
-        } else {
-            empty_looks = 0;
-            let kill = tokio::time::Instant::now() >= kill_at;
-            for pid in live {
-                if kill {
-                    signal_process_and_group(pid, libc::SIGKILL);
-                } else if !termed.contains(&pid) {
-                    signal_process_and_group(pid, libc::SIGTERM);
-                    termed.push(pid);
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        reap_exited_children();
-    }
-}
-
-/// Reap every child that has exited. Only called once codex has been waited for, so these are
-/// adopted orphans and no status anyone waits for is taken.
-fn reap_exited_children() {
-    loop {
-        let mut status = 0;
-        // SAFETY: plain syscall with a valid status pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            return;
-        }
-    }
-}
-
-/// Our children that have not exited, from /proc (empty without it).
-fn live_children() -> Vec<u32> {
+/// The running processes (not zombies: their environment reads empty) whose environment carries
+/// `mark`, outside the process group `except_group` (codex's, which is stopped on its own
+/// terms), from /proc (none without it). Only processes we may signal can be read.
+fn marked_processes(mark: &str, except_group: u32) -> Vec<u32> {
+    let wanted = format!("{RUN_MARK_VAR}={mark}");
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    let mut live = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...; comm may hold spaces and parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = after.split_whitespace();
-        let state = fields.next();
-        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(me) && state != Some("Z") && state != Some("X") {
-            live.push(pid);
-        }
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == wanted.as_bytes()))
+        })
+        .filter(|&pid| process_group_of(pid) != Some(except_group))
+        .collect()
+}
+
+/// The process group of `pid`, from /proc.
+fn process_group_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Send `signal` to every process of the run marked `mark` outside codex's group
+/// (`except_group`), and to the group each one leads; returns how many there were.
+pub fn signal_marked(mark: &str, except_group: u32, signal: i32) -> usize {
+    let marked = marked_processes(mark, except_group);
+    for &pid in &marked {
+        signal_process_and_group(pid, signal);
     }
-    live
+    marked.len()
+}
+
+/// Stop what is left of the run marked `mark` after codex itself is gone: SIGTERM (once), then
+/// SIGKILL at `kill_at`, or at once when another stop request comes (a second Ctrl-C).
+/// Processes that appear meanwhile (children of the dying) get the same. Gives up 2 s after
+/// `kill_at`.
+pub async fn stop_marked(
+    mark: &str,
+    except_group: u32,
+    kill_at: tokio::time::Instant,
+    cancel: &mut Option<watch::Receiver<CancelRequest>>,
+) {
+    let give_up = kill_at + Duration::from_secs(2);
+    let mut kill_at = kill_at;
+    if cancel
+        .as_ref()
+        .is_some_and(|rx| *rx.borrow() == CancelRequest::Kill)
+    {
+        // A second Ctrl-C came while codex was being stopped.
+        kill_at = tokio::time::Instant::now();
+    }
+    let mut termed: Vec<u32> = Vec::new();
+    loop {
+        if cancel
+            .as_ref()
+            .is_some_and(|rx| rx.has_changed().unwrap_or(false))
+        {
+            // Asked again while stopping: no more grace.
+            kill_at = tokio::time::Instant::now();
+            if let Some(rx) = cancel.as_mut() {
+                rx.borrow_and_update();
+            }
+        }
+        let marked = marked_processes(mark, except_group);
+        let now = tokio::time::Instant::now();
+        if marked.is_empty() || now >= give_up {
+            return;
+        }
+        for pid in marked {
+            if now >= kill_at {
+                signal_process_and_group(pid, libc::SIGKILL);
+            } else if !termed.contains(&pid) {
+                signal_process_and_group(pid, libc::SIGTERM);
+                termed.push(pid);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Signal a process and, when it leads one, its group (a `setsid` command's own children).

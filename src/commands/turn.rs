@@ -129,8 +129,7 @@ pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> 
         retry_fresh: r.retry_fresh,
         echo_stderr: verbose,
         cancel: None,
-        // The CLI's only children are codex processes.
-        adopt_orphans: true,
+        stop_detached: true,
     })
 }
 

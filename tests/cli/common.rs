@@ -104,7 +104,8 @@ impl Env {
         self.script(&format!("replay-{fixture_name}-{code}"), &[&cat, &exit])
     }
 
-    fn apply_env(&self, cmd: &mut StdCommand, scripts: &[&Path]) {
+    /// The test environment (fake codex, private store and home) on any command.
+    pub fn apply_env(&self, cmd: &mut StdCommand, scripts: &[&Path]) {
         for (k, _) in std::env::vars() {
             if k.starts_with("SPAWNCODEX_") || k == "NO_COLOR" || k == "CI" || k == "COLUMNS" {
                 cmd.env_remove(k);
@@ -179,7 +180,12 @@ impl Env {
 
     /// The pid of the fake codex's `@@detached` sleep, once it is written (up to 5 s).
     pub fn detached_pid(&self) -> i32 {
-        let path = self.calls_dir().join("detached.pid");
+        self.pid_file("detached.pid")
+    }
+
+    /// A pid the fake codex wrote to `name` in its calls folder, once it is there (up to 5 s).
+    pub fn pid_file(&self, name: &str) -> i32 {
+        let path = self.calls_dir().join(name);
         let started = std::time::Instant::now();
         while started.elapsed() < std::time::Duration::from_secs(5) {
             if let Some(pid) = std::fs::read_to_string(&path)

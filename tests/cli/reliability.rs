@@ -360,6 +360,102 @@ fn commands_that_left_codex_s_process_group_are_stopped_with_the_run() {
 }
 
 #[test]
+fn stopping_a_run_stops_only_its_own_processes_and_keeps_a_completed_turn_s() {
+    // A turn that completed, then codex lingers until --timeout: what it started stays.
+    let env = Env::new();
+    let script = env.script(
+        "linger",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-linger"}"#,
+            "@@detached",
+            r#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"server started"}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
+            "@@hang",
+        ],
+    );
+    env.cmd(&[&script])
+        .args(["run", "--timeout", "1", "--grace", "0.3", "hi"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .success()
+        .stdout("server started\n");
+    let server = env.detached_pid();
+    assert!(alive(server), "the completed turn's server was stopped");
+    send_signal(server as u32, libc::SIGKILL);
+
+    // A process spawncodex inherited (a shell that exec'd it left a job behind) is not codex's.
+    let env = Env::new();
+    let script = env.script(
+        "detach",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-detach"}"#,
+            "@@detached",
+            "@@hang",
+        ],
+    );
+    let mine = env.path().join("mine.pid");
+    let mut shell = std::process::Command::new("bash");
+    env.apply_env(&mut shell, &[&script]);
+    let out = shell
+        .arg("-c")
+        .arg(r#"sleep 300 </dev/null >/dev/null 2>&1 & echo $! > "$MINE"; exec "$BIN" run "$@""#)
+        .arg("bash")
+        .args(["--timeout", "1", "--grace", "0.3", "hi"])
+        .env("BIN", assert_cmd::cargo::cargo_bin!("spawncodex"))
+        .env("MINE", &mine)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124));
+    assert!(
+        gone_within(env.detached_pid(), 3.0),
+        "codex's setsid sleep left"
+    );
+    let mine: i32 = std::fs::read_to_string(&mine)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(mine), "a process that was not codex's was stopped");
+    send_signal(mine as u32, libc::SIGKILL);
+}
+
+#[test]
+fn a_second_ctrl_c_kills_detached_commands_at_once() {
+    let env = Env::new();
+    let script = env.script(
+        "stubborn",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-stubborn"}"#,
+            "@@stubborn",
+            "@@hang",
+        ],
+    );
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["run", "--grace", "10", "hi"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stubborn = env.pid_file("stubborn.pid");
+    let started = Instant::now();
+    send_signal(child.id(), libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        alive(stubborn),
+        "SIGTERM is ignored: only the grace ends it"
+    );
+    send_signal(child.id(), libc::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(gone_within(stubborn, 2.0), "stubborn sleep left");
+}
+
+#[test]
 fn idle_timeouts_are_retried_when_asked() {
     let env = Env::new();
     let hang = env.script(
