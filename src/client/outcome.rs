@@ -23,6 +23,16 @@ pub enum TurnStatus {
 }
 
 impl TurnStatus {
+    /// The status to report for a turn that ended with spawncodex's `exit_code`: `completed`
+    /// only with exit 0. A turn codex completed whose result then failed (an answer that does
+    /// not match the schema, one that could not be written) is `failed`.
+    pub fn reported(self, exit_code: u8) -> TurnStatus {
+        match self {
+            TurnStatus::Completed if exit_code != 0 => TurnStatus::Failed,
+            status => status,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TurnStatus::Completed => "completed",
@@ -67,7 +77,11 @@ impl StopReason {
         match self {
             StopReason::Terminate => "stopped by SIGTERM",
             StopReason::OutputClosed => "output closed",
-            _ => "stopped by Ctrl-C (SIGINT)",
+            StopReason::OutputFailed => "cannot write to stdout",
+            StopReason::Interrupt => "stopped by Ctrl-C (SIGINT)",
+            StopReason::Timeout => "--timeout expired",
+            StopReason::IdleTimeout => "--idle-timeout expired",
+            StopReason::Lingered => "codex did not exit after the turn",
         }
     }
 }

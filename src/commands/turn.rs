@@ -64,7 +64,7 @@ pub fn dry_run_line(ctx: &Ctx, req: &ExecRequest) -> String {
 }
 
 /// `--dry-run` under `--jsonl`: the same command as one JSON line, so stdout stays JSON Lines.
-fn dry_run_json(ctx: &Ctx, req: &ExecRequest, shell_line: &str) -> String {
+fn dry_run_json(ctx: &Ctx, req: &ExecRequest, shell_line: &str) -> CliResult<String> {
     let argv: Vec<String> = ctx
         .client_for_display()
         .command_line(req)
@@ -84,9 +84,9 @@ fn dry_run_json(ctx: &Ctx, req: &ExecRequest, shell_line: &str) -> String {
         cwd: req.cwd.as_ref().map(|d| d.to_string_lossy()),
         command: shell_line,
     };
-    let mut text = serde_json::to_string(&line).unwrap_or_default();
+    let mut text = serde_json::to_string(&line).map_err(|e| CliError::usage(e.to_string()))?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> {
@@ -320,7 +320,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         }
         let line = dry_run_line(ctx, &plan.request);
         if ctx.global.jsonl {
-            return super::print_stdout(&dry_run_json(ctx, &plan.request, &line));
+            return super::print_stdout(&dry_run_json(ctx, &plan.request, &line)?);
         }
         return super::print_stdout(&format!("{line}\n"));
     }
@@ -440,13 +440,14 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     }
     report.exit_code = code;
 
-    // Record the turn in the session.
+    // Record the turn in the session (and where, should its answer turn out lost).
+    let mut recorded_in: Option<(String, String)> = None;
     if let (Some(session), Some(store)) = (&plan.session, &store) {
         let name = session.name();
         let turn = TurnInput {
             operation: plan.operation,
             prompt: &plan.request.prompt,
-            status: outcome.status,
+            status: outcome.status.reported(code),
             exit_code: code,
             duration_ms: outcome.duration.as_millis() as u64,
             cumulative_usage: outcome.usage,
@@ -493,8 +494,9 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
                     name: rec.name.clone(),
                     thread_id: rec.thread_id.clone(),
                     turns: rec.turns,
-                    last_status: outcome.status.as_str().into(),
+                    last_status: outcome.status.reported(code).as_str().into(),
                 });
+                recorded_in = Some((rec.name, rec.thread_id));
             }
             Ok(None) => {
                 if matches!(session, SessionPlan::New { .. }) && outcome.thread_id.is_none() {
@@ -511,14 +513,36 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         }
     }
 
-    match renderer.finish(&outcome, &report) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(exit::OUTPUT_CLOSED),
-        // The answer (or the result line) is lost: never a success.
-        Err(e) => Err(CliError::new(
+    let finished = renderer.finish(&outcome, &report);
+    let Err(e) = finished else {
+        return Ok(report.exit_code);
+    };
+    // The answer (or the result line) is lost: never a success, in the session either.
+    let (code, status, why) = if e.kind() == io::ErrorKind::BrokenPipe {
+        (
+            exit::OUTPUT_CLOSED,
+            TurnStatus::Interrupted,
+            "output closed".to_string(),
+        )
+    } else {
+        (
             exit::FAILED,
+            TurnStatus::Failed,
             format!("cannot write to stdout: {e}"),
-        )),
-        Ok(()) => Ok(report.exit_code),
+        )
+    };
+    if report.exit_code == exit::OK
+        && let (Some((name, thread)), Some(store)) = (recorded_in, &store)
+    {
+        let _ = store.update(&name, &mut |rec| {
+            if rec.thread_id == thread {
+                rec.amend_last_turn(status, code, &why);
+            }
+        });
+    }
+    match code {
+        exit::OUTPUT_CLOSED => Ok(code),
+        _ => Err(CliError::new(code, why)),
     }
 }
 

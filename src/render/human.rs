@@ -196,12 +196,12 @@ impl HumanRenderer {
         }
     }
 
-    /// Queue one line for stderr; [`Self::flush_lines`] writes the batch.
     /// How much has been shown so far, flushed or not.
     fn shown_so_far(&self) -> u64 {
         self.flushed + self.pending.len() as u64
     }
 
+    /// Queue one line for stderr; [`Self::flush_lines`] writes the batch.
     fn line(&mut self, text: &str) {
         self.pending.extend_from_slice(text.as_bytes());
         self.pending.push(b'\n');

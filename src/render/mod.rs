@@ -12,7 +12,7 @@ use std::io;
 
 use serde_json::Value;
 
-use crate::client::{Observer, Outcome, TurnStatus};
+use crate::client::{Observer, Outcome};
 
 /// What a command adds to the final report besides the outcome.
 #[derive(Debug, Default)]
@@ -72,10 +72,7 @@ pub fn result_json<'a>(outcome: &'a Outcome, report: &'a Report) -> ResultLine<'
         kind: "spawncodex.result",
         // `completed` is what CI checks for: a turn whose answer then failed our own check
         // (schema-run's schema) did not complete what was asked.
-        status: match outcome.status {
-            TurnStatus::Completed if report.exit_code != crate::exit::OK => TurnStatus::Failed,
-            status => status,
-        },
+        status: outcome.status.reported(report.exit_code),
         thread_id: outcome.thread_id.as_deref(),
         final_message: outcome.final_message.as_deref(),
         json: report.json_answer.as_ref(),

@@ -127,13 +127,17 @@ pub enum Removal {
 
 /// The all-or-nothing rule of [`SessionStore::remove`], given what is there.
 fn plan_removal(names: &[String], is_there: impl Fn(&str) -> bool) -> Removal {
-    let mut missing: Vec<String> = names.iter().filter(|n| !is_there(n)).cloned().collect();
+    // Each name once, in the order given.
+    let mut seen = std::collections::HashSet::new();
+    let once: Vec<String> = names
+        .iter()
+        .filter(|n| seen.insert(n.as_str()))
+        .cloned()
+        .collect();
+    let missing: Vec<String> = once.iter().filter(|n| !is_there(n)).cloned().collect();
     if missing.is_empty() {
-        let mut seen = std::collections::HashSet::new();
-        let once = names.iter().filter(|n| seen.insert(n.as_str())).cloned();
-        Removal::Removed(once.collect())
+        Removal::Removed(once)
     } else {
-        missing.dedup();
         Removal::Missing(missing)
     }
 }

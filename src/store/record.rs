@@ -115,6 +115,24 @@ impl SessionRecord {
         }
     }
 
+    /// The last turn recorded ended otherwise after all (its answer could not be written to
+    /// stdout): its status, exit code and error are corrected, and the counters with them.
+    pub fn amend_last_turn(&mut self, status: TurnStatus, exit_code: u8, error: &str) {
+        let Some(last) = self.history.last_mut() else {
+            return;
+        };
+        let was_success = last.status == TurnStatus::Completed && last.exit_code == 0;
+        let is_success = status == TurnStatus::Completed && exit_code == 0;
+        if was_success && !is_success {
+            self.succeeded = self.succeeded.saturating_sub(1);
+            self.failed += 1;
+        }
+        last.status = status;
+        last.exit_code = exit_code;
+        last.error = Some(preview(error, ANSWER_PREVIEW));
+        self.last_status = Some(status);
+    }
+
     /// Record a finished turn: counters, per-turn usage delta, bounded history.
     pub fn record_turn(&mut self, turn: TurnInput<'_>, max_history: usize) {
         if turn.thread_id.is_some_and(|id| id != self.thread_id) {

@@ -442,6 +442,60 @@ fn list_show_rm() {
 }
 
 #[test]
+fn a_turn_whose_answer_is_lost_or_does_not_match_is_not_recorded_as_a_success() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = env
+        .std_cmd(&[&plain])
+        .args(["run", "--session", "full", "hi"])
+        .stdout(std::process::Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rec = show_json(&env, "full");
+    assert_eq!(rec["last_status"], "failed");
+    assert_eq!(rec["succeeded"], 0);
+    assert_eq!(rec["failed"], 1);
+    assert_eq!(rec["history"][0]["exit_code"], 1);
+    assert!(
+        rec["history"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot write to stdout")
+    );
+    // The answer is still there to read.
+    assert_eq!(rec["history"][0]["answer_preview"], PLAIN_ANSWER);
+    // schema-run: an answer that does not match is a failed turn, as on the result line.
+    let script = env.script(
+        "wrong",
+        &[
+            r#"{"type":"thread.started","thread_id":"01a20a63-aa15-7440-9eb3-5fd6302dec3b"}"#,
+            r#"{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"{\"answer\": 42}"}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1}}"#,
+        ],
+    );
+    env.cmd(&[&script])
+        .args([
+            "schema-run",
+            "--session",
+            "strict",
+            "--schema-json",
+            r#"{"type":"object","properties":{"answer":{"type":"string"}},"required":["answer"],"additionalProperties":false}"#,
+            "q",
+        ])
+        .assert()
+        .code(3);
+    let rec = show_json(&env, "strict");
+    assert_eq!(rec["last_status"], "failed");
+    assert_eq!(rec["history"][0]["status"], "failed");
+    assert_eq!(rec["failed"], 1);
+}
+
+#[test]
 fn a_session_runs_one_turn_at_a_time() {
     let env = Env::new();
     let plain = env.replay("plain.jsonl", 0);
