@@ -49,8 +49,9 @@ pub(crate) struct AttemptSpec<'a> {
     pub idle_timeout: Option<Duration>,
     pub grace: Duration,
     pub echo_stderr: bool,
-    /// Mark codex's processes, so a stopped run can stop the commands that left its group.
-    pub stop_detached: bool,
+    /// The run's mark for codex's environment ([`process::RUN_MARK_VAR`]), so a stopped run
+    /// can stop the commands that left codex's group.
+    pub run_mark: Option<&'a str>,
 }
 
 /// What the stream told us, kept up to date line by line.
@@ -330,13 +331,12 @@ pub(crate) async fn run_attempt(
     on_spawn: &mut dyn FnMut(u32, &mut dyn Observer) -> io::Result<()>,
 ) -> io::Result<AttemptResult> {
     let started = Instant::now();
-    let run_mark = spec.stop_detached.then(process::new_run_mark);
     let Spawned { mut child, pid } = process::spawn(
         spec.program,
         spec.argv,
         spec.cwd,
         spec.stdin_prompt,
-        run_mark.as_deref(),
+        spec.run_mark,
     )?;
     let stderr_task = child
         .stderr
@@ -476,14 +476,15 @@ pub(crate) async fn run_attempt(
     // The commands codex started that left its group (it runs each in a session of its own) are
     // stopped with a run that is stopped, on the same clock as codex. A turn that completed
     // keeps them, as codex does (a server it was asked to start), however codex then ended.
-    let stop_detached = run_mark.as_ref().filter(|_| {
+    let stop_detached = spec.run_mark.filter(|_| {
         !matches!(stop, None | Some(StopReason::Lingered))
             && tracker.terminal != Some(TurnStatus::Completed)
     });
     let kill_at = Instant::now() + if kill_now { Duration::ZERO } else { spec.grace };
-    if let Some(mark) = stop_detached {
-        process::signal_marked(mark, pid, libc::SIGTERM);
-    }
+    let termed = match stop_detached {
+        Some(mark) => process::signal_marked(mark, pid, libc::SIGTERM),
+        None => Vec::new(),
+    };
     if let Some(reason) = stop
         && exit.is_none()
     {
@@ -498,7 +499,7 @@ pub(crate) async fn run_attempt(
         process::reap_group(pid).await;
     }
     if let Some(mark) = stop_detached {
-        process::stop_marked(mark, pid, kill_at, cancel).await;
+        process::stop_marked(mark, pid, kill_at, termed, cancel).await;
     }
     let stderr_tail = match stderr_task {
         Some(task) => match tokio::time::timeout(Duration::from_millis(500), task).await {

@@ -179,6 +179,8 @@ impl CodexClient {
         let mut current = req.clone();
         let mut attempt: u32 = 0;
         let mut thread_id: Option<String> = None;
+        // One mark for the whole run: a stop also reaches what earlier attempts left running.
+        let run_mark = opts.stop_detached.then(process::new_run_mark);
         loop {
             attempt += 1;
             let resume_id = match &current.resume {
@@ -205,7 +207,7 @@ impl CodexClient {
                 idle_timeout: opts.idle_timeout,
                 grace: opts.grace,
                 echo_stderr: opts.echo_stderr,
-                stop_detached: opts.stop_detached,
+                run_mark: run_mark.as_deref(),
             };
             let argv_strings: Vec<String> =
                 std::iter::once(self.program.to_string_lossy().into_owned())
@@ -331,6 +333,20 @@ impl CodexClient {
                 resume_thread_id: resume_thread.clone(),
             });
             if let Some(reason) = sleep_unless_cancelled(delay, &mut cancel).await {
+                // Stopped between attempts: what the earlier ones left running goes too.
+                if let Some(mark) = &run_mark {
+                    let termed = process::signal_marked(mark, 0, libc::SIGTERM);
+                    let grace = if reason == StopReason::Interrupt
+                        && cancel
+                            .as_ref()
+                            .is_some_and(|rx| *rx.borrow() == CancelRequest::Kill)
+                    {
+                        Duration::ZERO
+                    } else {
+                        opts.grace
+                    };
+                    process::stop_marked(mark, 0, Instant::now() + grace, termed, &cancel).await;
+                }
                 outcome.status = TurnStatus::Interrupted;
                 outcome.error = Some(reason.interrupted_by().into());
                 outcome.stopped = Some(reason);

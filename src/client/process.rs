@@ -202,10 +202,17 @@ pub fn new_run_mark() -> String {
     )
 }
 
+/// One marked process: its pid, and its process group.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Marked {
+    pid: u32,
+    group: u32,
+}
+
 /// The running processes (not zombies: their environment reads empty) whose environment carries
 /// `mark`, outside the process group `except_group` (codex's, which is stopped on its own
 /// terms), from /proc (none without it). Only processes we may signal can be read.
-fn marked_processes(mark: &str, except_group: u32) -> Vec<u32> {
+fn marked_processes(mark: &str, except_group: u32) -> Vec<Marked> {
     let wanted = format!("{RUN_MARK_VAR}={mark}");
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -219,7 +226,10 @@ fn marked_processes(mark: &str, except_group: u32) -> Vec<u32> {
             std::fs::read(format!("/proc/{pid}/environ"))
                 .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == wanted.as_bytes()))
         })
-        .filter(|&pid| process_group_of(pid) != Some(except_group))
+        .filter_map(|pid| {
+            let group = process_group_of(pid)?;
+            (group != except_group).then_some(Marked { pid, group })
+        })
         .collect()
 }
 
@@ -231,71 +241,67 @@ fn process_group_of(pid: u32) -> Option<u32> {
     after.split_whitespace().nth(2)?.parse().ok()
 }
 
-/// Send `signal` to every process of the run marked `mark` outside codex's group
-/// (`except_group`), and to the group each one leads; returns how many there were.
-pub fn signal_marked(mark: &str, except_group: u32, signal: i32) -> usize {
-    let marked = marked_processes(mark, except_group);
-    for &pid in &marked {
-        signal_process_and_group(pid, signal);
+/// Signal one marked process once: through its group when it leads one (a `setsid` command's
+/// own children go with it), else alone.
+fn signal_marked_process(marked: Marked, signal: i32) {
+    let target = if marked.group == marked.pid {
+        -(marked.pid as libc::pid_t)
+    } else {
+        marked.pid as libc::pid_t
+    };
+    // SAFETY: plain syscall. The pid was alive and marked a moment ago, and a pid in use is
+    // never reused as another group's id.
+    unsafe {
+        libc::kill(target, signal);
     }
-    marked.len()
 }
 
-/// Stop what is left of the run marked `mark` after codex itself is gone: SIGTERM (once), then
-/// SIGKILL at `kill_at`, or at once when another stop request comes (a second Ctrl-C).
-/// Processes that appear meanwhile (children of the dying) get the same. Gives up 2 s after
-/// `kill_at`.
+/// Send `signal` to every process of the run marked `mark` outside codex's group
+/// (`except_group`); returns the pids, for [`stop_marked`] to know they had it.
+pub fn signal_marked(mark: &str, except_group: u32, signal: i32) -> Vec<u32> {
+    marked_processes(mark, except_group)
+        .into_iter()
+        .map(|marked| {
+            signal_marked_process(marked, signal);
+            marked.pid
+        })
+        .collect()
+}
+
+/// Stop what is left of the run marked `mark` once codex itself is gone: SIGTERM to those not in
+/// `termed` yet (once each), SIGKILL from `kill_at` on, or at once when a kill is asked for (a
+/// second Ctrl-C; a repeated SIGTERM is not one). Processes that appear meanwhile (children of
+/// the dying) get the same. Looks at least once, and gives up 2 s after `kill_at`, or after
+/// its first look if that is later.
 pub async fn stop_marked(
     mark: &str,
     except_group: u32,
     kill_at: tokio::time::Instant,
-    cancel: &mut Option<watch::Receiver<CancelRequest>>,
+    mut termed: Vec<u32>,
+    cancel: &Option<watch::Receiver<CancelRequest>>,
 ) {
-    let give_up = kill_at + Duration::from_secs(2);
-    let mut kill_at = kill_at;
-    if cancel
-        .as_ref()
-        .is_some_and(|rx| *rx.borrow() == CancelRequest::Kill)
-    {
-        // A second Ctrl-C came while codex was being stopped.
-        kill_at = tokio::time::Instant::now();
-    }
-    let mut termed: Vec<u32> = Vec::new();
+    let give_up = kill_at.max(tokio::time::Instant::now()) + Duration::from_secs(2);
     loop {
-        if cancel
+        let kill_asked = cancel
             .as_ref()
-            .is_some_and(|rx| rx.has_changed().unwrap_or(false))
-        {
-            // Asked again while stopping: no more grace.
-            kill_at = tokio::time::Instant::now();
-            if let Some(rx) = cancel.as_mut() {
-                rx.borrow_and_update();
-            }
-        }
+            .is_some_and(|rx| *rx.borrow() == CancelRequest::Kill);
         let marked = marked_processes(mark, except_group);
-        let now = tokio::time::Instant::now();
-        if marked.is_empty() || now >= give_up {
+        if marked.is_empty() {
             return;
         }
-        for pid in marked {
-            if now >= kill_at {
-                signal_process_and_group(pid, libc::SIGKILL);
-            } else if !termed.contains(&pid) {
-                signal_process_and_group(pid, libc::SIGTERM);
-                termed.push(pid);
+        let now = tokio::time::Instant::now();
+        for process in marked {
+            if kill_asked || now >= kill_at {
+                signal_marked_process(process, libc::SIGKILL);
+            } else if !termed.contains(&process.pid) {
+                signal_marked_process(process, libc::SIGTERM);
+                termed.push(process.pid);
             }
         }
+        if now >= give_up {
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Signal a process and, when it leads one, its group (a `setsid` command's own children).
-fn signal_process_and_group(pid: u32, signal: i32) {
-    // SAFETY: plain syscalls. A pid in use is never reused as another group's id, so -pid
-    // reaches this process's group or nothing.
-    unsafe {
-        libc::kill(pid as libc::pid_t, signal);
-        libc::kill(-(pid as libc::pid_t), signal);
     }
 }
 

@@ -456,6 +456,83 @@ fn a_second_ctrl_c_kills_detached_commands_at_once() {
 }
 
 #[test]
+fn detached_commands_get_one_sigterm_and_the_whole_grace() {
+    let env = Env::new();
+    let script = env.script(
+        "counting",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-count"}"#,
+            "@@counting",
+            "@@hang",
+        ],
+    );
+    let mut child = env
+        .std_cmd(&[&script])
+        .args(["run", "--grace", "1.5", "hi"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let counting = env.pid_file("counting.pid");
+    let started = Instant::now();
+    // SIGTERM twice: a repeated SIGTERM is not a second Ctrl-C, the grace still holds.
+    send_signal(child.id(), libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(child.id(), libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(counting), "killed before its grace ended");
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(gone_within(counting, 2.0), "left running after the grace");
+    let terms = std::fs::read_to_string(env.calls_dir().join("terms")).unwrap_or_default();
+    assert_eq!(terms.lines().count(), 1, "SIGTERMs: {terms:?}");
+}
+
+#[test]
+fn a_stopped_run_stops_what_earlier_attempts_left_running() {
+    let env = Env::new();
+    let first = env.script(
+        "first",
+        &[
+            "@@detached",
+            &format!("@@cat {}", fixture("http500.jsonl").display()),
+            "@@exit 1",
+        ],
+    );
+    let second = env.script(
+        "second",
+        &[r#"{"type":"thread.started","thread_id":"t-2"}"#, "@@hang"],
+    );
+    env.cmd(&[&first, &second])
+        .args([
+            "run",
+            "--retries",
+            "1",
+            "--backoff",
+            "0.1",
+            "--jitter",
+            "0",
+            "--timeout",
+            "2",
+            "--grace",
+            "0.3",
+            "hi",
+        ])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(124);
+    assert_eq!(env.calls(), 2);
+    assert!(
+        gone_within(env.detached_pid(), 3.0),
+        "attempt 1's setsid sleep left"
+    );
+}
+
+#[test]
 fn idle_timeouts_are_retried_when_asked() {
     let env = Env::new();
     let hang = env.script(
