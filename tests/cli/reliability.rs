@@ -723,20 +723,43 @@ fn ephemeral_retries_start_over() {
 #[test]
 fn sigterm_during_a_retry_wait_exits_143() {
     let env = Env::new();
-    let failing = env.replay("http429.jsonl", 1);
+    // The failed attempt leaves a command running that left codex's group.
+    let failing = env.script(
+        "failing",
+        &[
+            "@@detached",
+            &format!("@@cat {}", fixture("http429.jsonl").display()),
+            "@@exit 1",
+        ],
+    );
     let mut child = env
         .std_cmd(&[&failing])
-        .args(["run", "--retries", "3", "--backoff", "5", "hi"])
+        .args([
+            "run",
+            "--retries",
+            "3",
+            "--backoff",
+            "5",
+            "--grace",
+            "0.5",
+            "hi",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     env.wait_for_first_call();
+    let detached = env.detached_pid();
     std::thread::sleep(Duration::from_millis(800));
+    assert!(alive(detached), "a failed attempt is not a stopped run");
     send_signal(child.id(), libc::SIGTERM);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143));
     assert_eq!(env.calls(), 1);
+    assert!(
+        gone_within(detached, 2.0),
+        "the attempt's setsid sleep left"
+    );
 }
 
 #[test]
