@@ -218,15 +218,33 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
                 "sessions rm --all removes every session: add --yes to confirm",
             ));
         }
-        let n = store.clear().map_err(store_err)?;
+        let held = lock_turns(store, &stored_names(store)?)?;
+        let cleared = store.clear().map_err(store_err);
+        for lock in held {
+            lock.remove_file();
+        }
+        let n = cleared?;
         eprintln!("removed {n} session{}", if n == 1 { "" } else { "s" });
         return Ok(exit::OK);
     }
     for name in names {
         validate_name(name).map_err(CliError::usage)?;
     }
+    // A session with a turn in progress is not removed from under it (and nothing else is).
+    // Only names that are there are locked: a lock file for a name that is not is no use.
+    let present = stored_names(store)?;
+    let to_lock: Vec<String> = names
+        .iter()
+        .filter(|n| present.contains(n))
+        .cloned()
+        .collect();
+    let held = lock_turns(store, &to_lock)?;
     // All or nothing: a mistyped name removes none of the others.
-    match store.remove(names).map_err(store_err)? {
+    let removal = store.remove(names).map_err(store_err);
+    for lock in held {
+        lock.remove_file();
+    }
+    match removal? {
         Removal::Missing(missing) => Err(no_such_sessions(&missing, "nothing was removed")),
         Removal::Removed(removed) => {
             for name in &removed {
@@ -235,6 +253,33 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
             Ok(exit::OK)
         }
     }
+}
+
+/// Every session's name, malformed records included.
+fn stored_names(store: &FileStore) -> CliResult<Vec<String>> {
+    let listing = store.list_summaries().map_err(store_err)?;
+    Ok(listing
+        .sessions
+        .iter()
+        .map(|s| s.name.clone())
+        .chain(
+            listing
+                .malformed
+                .iter()
+                .filter_map(|e| e.session_name().map(str::to_string)),
+        )
+        .collect())
+}
+
+/// The turn locks of these sessions, all of them or an error naming one that is busy.
+fn lock_turns(
+    store: &FileStore,
+    names: &[String],
+) -> CliResult<Vec<crate::store::turn_lock::TurnLock>> {
+    names
+        .iter()
+        .map(|name| store.lock_turn(name).map_err(store_err))
+        .collect()
 }
 
 fn no_such_sessions(names: &[String], what_then: &str) -> CliError {

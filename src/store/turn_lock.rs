@@ -9,7 +9,7 @@
 //! it, so a crashed run never leaves its session locked.
 
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 use super::{FileStore, StoreError};
@@ -18,6 +18,16 @@ use super::{FileStore, StoreError};
 #[derive(Debug)]
 pub struct TurnLock {
     _file: File,
+    path: PathBuf,
+}
+
+impl TurnLock {
+    /// The session is gone: its lock file goes too. Removed while held, so a turn that opened
+    /// the old file meanwhile finds, once it has the lock, that the path names another file
+    /// (or none) and starts over ([`FileStore::lock_turn`]).
+    pub fn remove_file(self) {
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 impl FileStore {
@@ -35,17 +45,29 @@ impl FileStore {
             .map_err(|e| io_err(&dir, e))?;
         // Session names are checked (letters, digits, `.`, `_`, `-`), so one is a file name.
         let path = dir.join(format!("{name}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| io_err(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(TurnLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Busy(name.to_string())),
-            Err(fs::TryLockError::Error(e)) => Err(io_err(&path, e)),
+        loop {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| io_err(&path, e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Busy(name.to_string()));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io_err(&path, e)),
+            }
+            // The lock is on the file we opened; it counts only if the path still names that
+            // file (`sessions rm` removes lock files while it holds them).
+            let held = file.metadata().map_err(|e| io_err(&path, e))?;
+            if fs::metadata(&path)
+                .is_ok_and(|now| now.dev() == held.dev() && now.ino() == held.ino())
+            {
+                return Ok(TurnLock { _file: file, path });
+            }
         }
     }
 
@@ -77,7 +99,14 @@ mod tests {
         // Other sessions are free, and so is this one once the turn ends.
         let _b = other.lock_turn("b").unwrap();
         drop(held);
-        let _a = other.lock_turn("a").unwrap();
+        let a = other.lock_turn("a").unwrap();
+        // A lock file removed while held is made anew for the next turn.
+        let lock_file = dir.path().join("sessions.json.turns/a.lock");
+        assert!(lock_file.exists());
+        a.remove_file();
+        assert!(!lock_file.exists());
+        let _a = store.lock_turn("a").unwrap();
+        assert!(lock_file.exists());
         // The store's own layout is untouched: no shard folder from locking alone.
         assert!(!dir.path().join("sessions.json.d").exists());
         assert!(!dir.path().join("sessions.json").exists());

@@ -527,6 +527,9 @@ fn a_session_runs_one_turn_at_a_time() {
         vec!["resume", "--session", "s", "again"],
         vec!["resume", "--last", "again"],
         vec!["run", "--session", "s", "--replace", "over"],
+        // Nor is it removed from under the turn.
+        vec!["sessions", "rm", "s"],
+        vec!["sessions", "rm", "--all", "--yes"],
     ] {
         let out = env.cmd(&[&plain]).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -547,6 +550,31 @@ fn a_session_runs_one_turn_at_a_time() {
         .args(["resume", "--session", "s", "next"])
         .assert()
         .success();
+    // Removing the session takes its lock file with it.
+    let lock = env.home().join("sessions.json.turns").join("s.lock");
+    assert!(lock.exists());
+    env.cmd(&[])
+        .args(["sessions", "rm", "s"])
+        .assert()
+        .success();
+    assert!(!lock.exists());
+    assert!(
+        env.home()
+            .join("sessions.json.turns")
+            .join("other.lock")
+            .exists()
+    );
+    // A name that is not there leaves no lock file behind.
+    env.cmd(&[])
+        .args(["sessions", "rm", "nope"])
+        .assert()
+        .code(2);
+    assert!(
+        !env.home()
+            .join("sessions.json.turns")
+            .join("nope.lock")
+            .exists()
+    );
 }
 
 #[test]
