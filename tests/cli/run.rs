@@ -669,6 +669,44 @@ fn arguments_that_are_not_utf8_are_refused_not_a_crash() {
 }
 
 #[test]
+fn paths_reach_codex_without_dot_dot() {
+    let env = Env::new();
+    let sub = env.work().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let real_work = std::fs::canonicalize(env.work()).unwrap();
+    let out = env
+        .cmd(&[])
+        .current_dir(&sub)
+        .args([
+            "run",
+            "--jsonl",
+            "--dry-run",
+            "-o",
+            "../out.txt",
+            "-C",
+            "..",
+            "--add-dir",
+            "./",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line = &jsonl(&out.stdout)[0];
+    let argv: Vec<&str> = line["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let after = |flag: &str| argv[argv.iter().position(|a| *a == flag).unwrap() + 1];
+    assert_eq!(after("-o"), real_work.join("out.txt").to_str().unwrap());
+    assert_eq!(after("-C"), real_work.to_str().unwrap());
+    assert_eq!(after("--add-dir"), real_work.join("sub").to_str().unwrap());
+    assert!(!argv.iter().any(|a| a.contains("..")), "{argv:?}");
+}
+
+#[test]
 fn usage_errors_are_one_line() {
     let env = Env::new();
     for args in [
