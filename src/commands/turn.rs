@@ -433,7 +433,15 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
                         .await
                         .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
                     outcome.attempts += attempts;
+                    // The turn is every round, not the last one.
+                    outcome.duration = turn_started.elapsed();
                     code = exit_code_for(&outcome);
+                    if outcome.status != TurnStatus::Completed {
+                        // The round itself failed (codex's error, a timeout): that is what to
+                        // report, not the mismatch of the round before.
+                        report.error_override = None;
+                        report.details.clear();
+                    }
                 }
             }
         }

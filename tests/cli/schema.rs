@@ -160,6 +160,88 @@ fn repair_asks_again_in_the_same_thread() {
 }
 
 #[test]
+fn a_repair_round_that_fails_reports_its_own_error_and_the_whole_duration() {
+    let env = Env::new();
+    let wrong = env.script(
+        "slow-wrong",
+        &[
+            "@@sleep 0.6",
+            r#"{"type":"thread.started","thread_id":"t-schema"}"#,
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"{\"answer\": 42, \"confidence\": 0.5}"}}"#,
+            r#"{"type":"turn.completed","usage":{}}"#,
+        ],
+    );
+    let boom = env.script(
+        "boom",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-schema"}"#,
+            r#"{"type":"error","message":"boom"}"#,
+            r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
+            "@@exit 1",
+        ],
+    );
+    let out = env
+        .cmd(&[&wrong, &boom])
+        .args([
+            "schema-run",
+            "--jsonl",
+            "--repair",
+            "1",
+            "--schema-json",
+            STRICT,
+            "what?",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("does not match"), "{stderr}");
+    let last = jsonl(&out.stdout).pop().unwrap();
+    assert_eq!(last["error"], "boom");
+    assert_eq!(last["status"], "failed");
+    assert_eq!(last["attempts"], 2);
+    assert!(last["duration_ms"].as_u64().unwrap() >= 600, "{last}");
+    // In human mode too (a new fake codex, so the first round is the wrong answer again).
+    let env = Env::new();
+    let wrong = env.script(
+        "wrong",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-schema"}"#,
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"{\"answer\": 42, \"confidence\": 0.5}"}}"#,
+            r#"{"type":"turn.completed","usage":{}}"#,
+        ],
+    );
+    let boom = env.script(
+        "boom",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-schema"}"#,
+            r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
+            "@@exit 1",
+        ],
+    );
+    let out = env
+        .cmd(&[&wrong, &boom])
+        .args([
+            "schema-run",
+            "--repair",
+            "1",
+            "--schema-json",
+            STRICT,
+            "what?",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("spawncodex: error: boom"), "{stderr}");
+    assert!(
+        !stderr.contains("error: the answer does not match"),
+        "{stderr}"
+    );
+    assert_eq!(env.calls(), 2);
+}
+
+#[test]
 fn bad_schemas_exit_2_before_codex_starts() {
     let env = Env::new();
     let script = env.replay("output_schema.jsonl", 0);
