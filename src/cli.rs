@@ -16,11 +16,12 @@ Examples:
 
 Exit codes:
     0  the turn completed
-    1  the turn failed, codex reported an error, or the stream ended without a result
-    2  usage error: bad flag or value, empty prompt, unknown session, bad schema, unreadable store
+    1  the turn failed: an error from codex, no result in its stream, or stdout not writable
+    2  usage error: bad flag or value, empty prompt, unknown or busy session, bad schema, bad store
     3  schema-run: the answer is not JSON or does not match the schema
   124  --timeout or --idle-timeout expired
   127  codex was not found or is not executable
+  129  stopped by SIGHUP (the terminal was closed)
   130  interrupted (SIGINT / Ctrl-C)
   141  stdout was closed by its reader
   143  terminated (SIGTERM)";
@@ -435,6 +436,15 @@ pub enum SessionsCommand {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn the_help_lists_the_exit_codes_the_code_uses() {
+        // clap needs a constant; the table lives in `exit`, where the codes are defined.
+        assert!(
+            ROOT_AFTER_HELP.ends_with(&format!("Exit codes:\n{}", crate::exit::table_text())),
+            "{ROOT_AFTER_HELP}"
+        );
+    }
 
     #[test]
     fn turn_names_are_the_turn_subcommands() {

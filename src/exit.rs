@@ -14,6 +14,8 @@ pub const SCHEMA_MISMATCH: u8 = 3;
 pub const TIMED_OUT: u8 = 124;
 /// codex was not found or is not executable.
 pub const CODEX_NOT_FOUND: u8 = 127;
+/// Stopped by SIGHUP (the terminal was closed): 128 + SIGHUP.
+pub const HANGUP: u8 = 129;
 /// Interrupted by Ctrl-C (SIGINT).
 pub const INTERRUPTED: u8 = 130;
 /// Our stdout was closed by its reader (`| head -1`): 128 + SIGPIPE.
@@ -26,11 +28,11 @@ pub const TABLE: &[(u8, &str)] = &[
     (OK, "the turn completed"),
     (
         FAILED,
-        "the turn failed, codex reported an error, the stream ended without a result, or stdout could not be written",
+        "the turn failed: an error from codex, no result in its stream, or stdout not writable",
     ),
     (
         USAGE,
-        "usage error: bad flag or value, empty prompt, unknown session, bad schema, unreadable store",
+        "usage error: bad flag or value, empty prompt, unknown or busy session, bad schema, bad store",
     ),
     (
         SCHEMA_MISMATCH,
@@ -38,6 +40,7 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (TIMED_OUT, "--timeout or --idle-timeout expired"),
     (CODEX_NOT_FOUND, "codex was not found or is not executable"),
+    (HANGUP, "stopped by SIGHUP (the terminal was closed)"),
     (INTERRUPTED, "interrupted (SIGINT / Ctrl-C)"),
     (OUTPUT_CLOSED, "stdout was closed by its reader"),
     (TERMINATED, "terminated (SIGTERM)"),

@@ -672,7 +672,10 @@ fn build_outcome(
         ),
         (
             Some(
-                reason @ (StopReason::Interrupt | StopReason::Terminate | StopReason::OutputClosed),
+                reason @ (StopReason::Interrupt
+                | StopReason::Terminate
+                | StopReason::Hangup
+                | StopReason::OutputClosed),
             ),
             _,
         ) => (

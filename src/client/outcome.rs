@@ -62,6 +62,8 @@ pub enum StopReason {
     Interrupt,
     /// SIGTERM.
     Terminate,
+    /// SIGHUP: the terminal was closed.
+    Hangup,
     /// The consumer of our output went away (closed pipe).
     OutputClosed,
     /// Writing our output failed otherwise (a full disk, an I/O error): what codex does next
@@ -76,6 +78,7 @@ impl StopReason {
     pub(crate) fn interrupted_by(self) -> &'static str {
         match self {
             StopReason::Terminate => "stopped by SIGTERM",
+            StopReason::Hangup => "stopped by SIGHUP (the terminal was closed)",
             StopReason::OutputClosed => "output closed",
             StopReason::OutputFailed => "cannot write to stdout",
             StopReason::Interrupt => "stopped by Ctrl-C (SIGINT)",

@@ -139,6 +139,9 @@ fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
     let (tx, rx) = watch::channel(CancelRequest::None);
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
+    // A closed terminal (or `tmux kill-session`) hangs up: stop as for SIGTERM, rather than die
+    // of it and leave codex's commands running.
+    let mut hup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         let mut interrupts = 0;
         loop {
@@ -149,6 +152,9 @@ fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
                 }
                 Some(()) = term.recv() => {
                     let _ = tx.send(CancelRequest::Stop(StopReason::Terminate));
+                }
+                Some(()) = hup.recv() => {
+                    let _ = tx.send(CancelRequest::Stop(StopReason::Hangup));
                 }
                 else => break,
             }
@@ -256,6 +262,7 @@ pub fn exit_code_for(outcome: &Outcome) -> u8 {
         TurnStatus::Interrupted => match outcome.stopped {
             Some(StopReason::Terminate) => exit::TERMINATED,
             Some(StopReason::OutputClosed) => exit::OUTPUT_CLOSED,
+            Some(StopReason::Hangup) => exit::HANGUP,
             _ => exit::INTERRUPTED,
         },
     }

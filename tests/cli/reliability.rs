@@ -567,6 +567,8 @@ fn signals_stop_codex_and_everything_it_started() {
     for (sig, code, why) in [
         (libc::SIGINT, 130, "interrupted: stopped by Ctrl-C (SIGINT)"),
         (libc::SIGTERM, 143, "interrupted: stopped by SIGTERM"),
+        // A closed terminal: stopped as for SIGTERM, not killed with codex left running.
+        (libc::SIGHUP, 129, "interrupted: stopped by SIGHUP"),
     ] {
         let env = Env::new();
         let script = hanging_with_grandchild(&env);
