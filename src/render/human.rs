@@ -754,7 +754,8 @@ impl HumanRenderer {
         let mut text = format!(
             "{} {} in {}",
             mark.style(style),
-            outcome.status.as_str().style(style),
+            // `timed_out` is a JSON value; people read "timed out".
+            outcome.status.as_str().replace('_', " ").style(style),
             fmt_duration(outcome.duration)
         );
         if let Some(u) = &outcome.usage {
@@ -1042,7 +1043,7 @@ pub fn display_command(command: &str) -> String {
 }
 
 /// [`display_command`] on bytes, for the hot path. Only ASCII is cut or replaced, so valid
-/// UTF-8 stays valid. The script is unquoted only when it is one quoted word, as codex writes
+/// UTF-8 stays valid. The script is unquoted only when it is one shell word, as codex writes
 /// it; anything else (`'a' && 'b'`) is shown as it is.
 fn display_command_bytes(command: &[u8]) -> Cow<'_, [u8]> {
     for prefix in [
@@ -1052,14 +1053,16 @@ fn display_command_bytes(command: &[u8]) -> Cow<'_, [u8]> {
         b"/bin/zsh -lc ",
     ] {
         if let Some(rest) = command.strip_prefix(prefix) {
-            let unquoted = if let Some(inner) = quoted_by(rest, b'\'') {
-                single_quoted(inner)
-            } else if let Some(inner) = quoted_by(rest, b'"') {
-                double_quoted(inner)
-            } else {
-                None
+            // The common case, `'script'` with no quote inside, needs no copy.
+            if let Some(inner) = quoted_by(rest, b'\'')
+                && memchr::memchr(b'\'', inner).is_none()
+            {
+                return Cow::Borrowed(inner);
+            }
+            return match one_shell_word(rest) {
+                Some(word) => Cow::Owned(word),
+                None => Cow::Borrowed(rest),
             };
-            return unquoted.unwrap_or(Cow::Borrowed(rest));
         }
     }
     Cow::Borrowed(command)
@@ -1071,53 +1074,55 @@ fn quoted_by(word: &[u8], quote: u8) -> Option<&[u8]> {
         .then(|| &word[1..word.len() - 1])
 }
 
-/// The inside of `'...'`, where a `'` can only appear as `'\''` (close, escaped quote, open).
-/// `None` if some other `'` shows it was not one word.
-fn single_quoted(inner: &[u8]) -> Option<Cow<'_, [u8]>> {
-    const QUOTED_QUOTE: &[u8] = br"'\''";
-    // No `'` at all is the common case, and memchr answers it at once.
-    if memchr::memchr(b'\'', inner).is_none() {
-        return Some(Cow::Borrowed(inner));
-    }
-    let mut out = Vec::with_capacity(inner.len());
-    let mut rest = inner;
-    while let Some(at) = memchr::memchr(b'\'', rest) {
-        if !rest[at..].starts_with(QUOTED_QUOTE) {
-            return None;
-        }
-        out.extend_from_slice(&rest[..at]);
-        out.push(b'\'');
-        rest = &rest[at + QUOTED_QUOTE.len()..];
-    }
-    out.extend_from_slice(rest);
-    Some(Cow::Owned(out))
-}
-
-/// The inside of `"..."`: a backslash escapes `$`, `` ` ``, `"`, `\` and a newline, and stays
-/// before anything else. `None` if an unescaped `"` shows it was not one word.
-fn double_quoted(inner: &[u8]) -> Option<Cow<'_, [u8]>> {
-    if !inner.iter().any(|&b| b == b'\\' || b == b'"') {
-        return Some(Cow::Borrowed(inner));
-    }
-    let mut out = Vec::with_capacity(inner.len());
-    let mut bytes = inner.iter().copied().peekable();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'"' => return None,
-            b'\\' => match bytes.peek() {
-                Some(&next @ (b'$' | b'`' | b'"' | b'\\')) => {
-                    out.push(next);
-                    bytes.next();
+/// The value of `text` read as exactly one shell word made of quoted parts (`'...'`, `"..."`,
+/// `\x`) and plain characters, as quoting tools write a script: `'a'\''b'`, `'a'"'"'b'`,
+/// `"echo 'x'"`. `None` if it is not one word: an unquoted blank or operator, an expansion, or
+/// an unclosed quote.
+fn one_shell_word(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'\'' => {
+                let close = i + 1 + memchr::memchr(b'\'', &text[i + 1..])?;
+                out.extend_from_slice(&text[i + 1..close]);
+                i = close + 1;
+            }
+            b'"' => {
+                i += 1;
+                loop {
+                    match *text.get(i)? {
+                        b'"' => break,
+                        b'\\' => match text.get(i + 1) {
+                            Some(&next @ (b'$' | b'`' | b'"' | b'\\')) => {
+                                out.push(next);
+                                i += 1;
+                            }
+                            Some(b'\n') => i += 1,
+                            _ => out.push(b'\\'),
+                        },
+                        // An expansion inside double quotes is not a literal.
+                        b'$' | b'`' => return None,
+                        b => out.push(b),
+                    }
+                    i += 1;
                 }
-                Some(b'\n') => {
-                    bytes.next();
-                }
-                _ => out.push(b'\\'),
-            },
-            _ => out.push(b),
+                i += 1;
+            }
+            b'\\' => {
+                out.push(*text.get(i + 1)?);
+                i += 2;
+            }
+            b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' | b'$' | b'`' => {
+                return None;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
-    Some(Cow::Owned(out))
+    Some(out)
 }
 
 /// A decimal integer written into `buf`, without `fmt`.
@@ -1258,6 +1263,19 @@ mod tests {
             display_command(r#"/bin/bash -lc "printf \"\\033]0;t\\007\" \$HOME \`x\` \q""#),
             r#"printf "\033]0;t\007" $HOME `x` \q"#
         );
+        // The other way to write a quote inside single quotes, and parts run together.
+        assert_eq!(
+            display_command(r#"/bin/bash -lc 'printf '"'"'%s'"'"' x'"#),
+            "printf '%s' x"
+        );
+        assert_eq!(
+            display_command(r#"/bin/bash -lc 'for f in *; do printf '"'\\033[1m%s'"' "$f"; done'"#),
+            r#"for f in *; do printf '\033[1m%s' "$f"; done"#
+        );
+        assert_eq!(display_command(r"/bin/bash -lc 'it'\''s'"), "it's");
+        // An expansion outside quotes, or an unclosed quote: shown as it is.
+        assert_eq!(display_command("/bin/bash -lc 'a'$HOME"), "'a'$HOME");
+        assert_eq!(display_command("/bin/bash -lc 'a"), "'a");
         // Not one quoted word: shown as it is.
         assert_eq!(display_command("/bin/bash -lc 'a' && 'b'"), "'a' && 'b'");
         assert_eq!(display_command(r#"/bin/bash -lc "a" "b""#), r#""a" "b""#);

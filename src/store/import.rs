@@ -99,8 +99,12 @@ fn v2_record(name: &str, rec: &Value) -> Result<SessionRecord, String> {
         return Err(not_a_thread_id(id));
     }
     let mut r = SessionRecord::new(name, id, None, SessionOptions::default());
-    r.created_at = secs(rec.get("created_at"));
-    r.updated_at = secs(rec.get("updated_at"));
+    // A missing time is taken from the other one, and a session is never created after it
+    // was last used.
+    let created = rec.get("created_at").or(rec.get("updated_at"));
+    let updated = rec.get("updated_at").or(rec.get("created_at"));
+    r.updated_at = secs(updated);
+    r.created_at = secs(created).min(r.updated_at);
     r.last_status = status(rec.get("last_turn_status"));
     r.turns = rec.get("turn_count").and_then(Value::as_u64).unwrap_or(0);
     r.succeeded = rec
@@ -162,6 +166,26 @@ mod tests {
             "01a20a63-0000-7000-8000-0000000000a1"
         );
         assert_eq!(p.rejected.len(), 1);
+    }
+
+    #[test]
+    fn a_missing_time_comes_from_the_other_one() {
+        let p = parse_seed_file(
+            br#"{"records":{"a":{"session_id":"01a20a63-0000-7000-8000-0000000000a1","updated_at":1700000000.5},"b":{"session_id":"01a20a63-0000-7000-8000-0000000000b1","created_at":1700000100,"updated_at":1700000000}},"schema_version":2}"#,
+        )
+        .unwrap();
+        let times: Vec<(u64, u64)> = p
+            .records
+            .iter()
+            .map(|r| (r.created_at, r.updated_at))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                (1_700_000_000, 1_700_000_000),
+                (1_700_000_000, 1_700_000_000)
+            ]
+        );
     }
 
     #[test]
