@@ -257,24 +257,48 @@ fn escape_pointer(s: &str) -> String {
 
 /// The strict form: `additionalProperties: false` and every property required, recursively.
 pub fn fix_strict(schema: &Value) -> Value {
+    fix_strict_noting(schema, "", &mut Vec::new())
+}
+
+/// [`fix_strict`], with a note (`<json pointer>: <what changed>`) for each change of meaning
+/// beyond making every property required: an object that allowed other keys (a map, say)
+/// allows none once strict.
+pub fn fix_strict_with_notes(schema: &Value) -> (Value, Vec<String>) {
+    let mut notes = Vec::new();
+    let fixed = fix_strict_noting(schema, "", &mut notes);
+    (fixed, notes)
+}
+
+fn fix_strict_noting(schema: &Value, ptr: &str, notes: &mut Vec<String>) -> Value {
     let Value::Object(map) = schema else {
         return schema.clone();
     };
+    let here = if ptr.is_empty() { "/" } else { ptr };
     let mut out = Map::new();
     for (key, child) in map {
+        let child_ptr = format!("{ptr}/{}", escape_pointer(key));
         let fixed = match key.as_str() {
             "properties" | "$defs" | "definitions" => match child {
                 Value::Object(children) => Value::Object(
                     children
                         .iter()
-                        .map(|(k, v)| (k.clone(), fix_strict(v)))
+                        .map(|(k, v)| {
+                            let sub = format!("{child_ptr}/{}", escape_pointer(k));
+                            (k.clone(), fix_strict_noting(v, &sub, notes))
+                        })
                         .collect(),
                 ),
                 other => other.clone(),
             },
-            "items" => fix_strict(child),
+            "items" => fix_strict_noting(child, &child_ptr, notes),
             "anyOf" | "allOf" | "oneOf" => match child {
-                Value::Array(items) => Value::Array(items.iter().map(fix_strict).collect()),
+                Value::Array(items) => Value::Array(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| fix_strict_noting(v, &format!("{child_ptr}/{i}"), notes))
+                        .collect(),
+                ),
                 other => other.clone(),
             },
             _ => child.clone(),
@@ -284,6 +308,13 @@ pub fn fix_strict(schema: &Value) -> Value {
     let is_object =
         out.get("type").and_then(Value::as_str) == Some("object") || out.contains_key("properties");
     if is_object {
+        if let Some(other) = out.get("additionalProperties")
+            && other != &Value::Bool(false)
+        {
+            notes.push(format!(
+                "{here}: \"additionalProperties\": {other} became false; strict mode allows no keys beyond \"properties\""
+            ));
+        }
         out.insert("additionalProperties".into(), Value::Bool(false));
         let names: Vec<Value> = out
             .get("properties")

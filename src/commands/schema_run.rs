@@ -52,7 +52,7 @@ pub fn prepare_schema(opts: &SchemaOpts, jsonl: bool) -> CliResult<(Option<Prepa
     let text = schema::read_source(&source, inline).map_err(CliError::usage)?;
     if opts.fix_strict {
         let value = schema::parse(&source, &text).map_err(CliError::usage)?;
-        let fixed = schema::fix_strict(&value);
+        let (fixed, notes) = schema::fix_strict_with_notes(&value);
         // Under --jsonl, one line that says what it is (a schema's own "type" would read as
         // an event's); otherwise the schema itself, ready to save as a file.
         let text = if jsonl {
@@ -70,6 +70,20 @@ pub fn prepare_schema(opts: &SchemaOpts, jsonl: bool) -> CliResult<(Option<Prepa
             serde_json::to_string_pretty(&fixed).map_err(|e| CliError::usage(e.to_string()))?
         };
         super::print_stdout(&format!("{text}\n"))?;
+        for note in &notes {
+            eprintln!("note: {note}");
+        }
+        // What the fix cannot make strict (a keyword strict mode refuses, a root that is not an
+        // object) must not pass for fixed: the check would refuse the printed schema.
+        let left = schema::strict_violations(&fixed);
+        if !left.is_empty() {
+            return Err(CliError::usage(format!(
+                "the schema printed still breaks OpenAI's strict rules, which --fix-strict cannot fix ({} problem{}):\n  {}",
+                left.len(),
+                if left.len() == 1 { "" } else { "s" },
+                left.join("\n  ")
+            )));
+        }
         return Ok((None, stdin_taken));
     }
     match schema::prepare(source, &text, !opts.no_strict_check) {

@@ -318,6 +318,41 @@ fn bad_schemas_exit_2_before_codex_starts() {
         fixed["properties"]["b"]["required"],
         serde_json::json!(["c"])
     );
+    assert!(out.stderr.is_empty());
+    // What it cannot fix is said, with exit 2, and a map's change of meaning is noted.
+    let out = env
+        .cmd(&[])
+        .args([
+            "schema-run",
+            "--fix-strict",
+            "--schema-json",
+            r#"{"type":"object","properties":{"x":{"type":"string","minLength":2},"m":{"type":"object","additionalProperties":{"type":"string"}}}}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("note: /properties/m: \"additionalProperties\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot fix"), "{stderr}");
+    assert!(
+        stderr.contains("/properties/x: keyword \"minLength\""),
+        "{stderr}"
+    );
+    // The fixed schema is still printed, for the user to finish by hand.
+    let fixed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fixed["properties"]["m"]["additionalProperties"], false);
+    for root in ["{}", r#"{"type":"array","items":{"type":"string"}}"#] {
+        let out = env
+            .cmd(&[])
+            .args(["schema-run", "--fix-strict", "--schema-json", root])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{root}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("the root must be an object"));
+    }
 }
 
 #[test]
