@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     };
     if let Some(option) = usage::prompt_looks_like_option(&cli) {
         let error = spawncodex::error::CliError::usage(usage::unknown_option_message(&option));
-        eprintln!("spawncodex: error: {}", error.message);
+        spawncodex::stderr_line!("spawncodex: error: {}", error.message);
         if cli.global.jsonl {
             commands::failed_result_line(&error, None, std::time::Duration::ZERO);
         }
@@ -31,14 +31,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("spawncodex: error: cannot start the runtime: {e}");
+            spawncodex::stderr_line!("spawncodex: error: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("spawncodex: error: {e}");
+            spawncodex::stderr_line!("spawncodex: error: {e}");
             ExitCode::from(e.code)
         }
     }

@@ -2,7 +2,7 @@
 //! strict rules), and the answer checked after.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
@@ -112,7 +112,7 @@ pub fn prepare(
         }
     }
     let (path, temp) = match &source {
-        SchemaSource::File(p) => (absolute(p), None),
+        SchemaSource::File(p) => (crate::paths::absolute(p), None),
         SchemaSource::Stdin | SchemaSource::Inline => {
             let mut tmp = tempfile::Builder::new()
                 .prefix("spawncodex-schema-")
@@ -132,10 +132,6 @@ pub fn prepare(
         path,
         _temp: temp,
     })
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Keywords OpenAI's strict mode accepts.

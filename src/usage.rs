@@ -24,7 +24,7 @@ pub fn report(e: clap::Error) -> u8 {
         };
     }
     let message = one_line(&e);
-    eprintln!("spawncodex: error: {message}");
+    crate::stderr_line!("spawncodex: error: {message}");
     if jsonl_turn_requested() {
         let error = crate::error::CliError::usage(message);
         crate::commands::failed_result_line(&error, None, std::time::Duration::ZERO);

@@ -83,7 +83,7 @@ pub fn man(dir: &Path) -> CliResult<u8> {
         let path = dir.join(&name);
         std::fs::write(&path, text)
             .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
-        eprintln!("wrote {}", path.display());
+        crate::stderr_line!("wrote {}", path.display());
     }
     Ok(exit::OK)
 }

@@ -8,7 +8,7 @@ pub mod sessions;
 pub mod turn;
 
 use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::{Cli, Command, GlobalArgs, TurnArgs};
 use crate::client::{ClientError, CodexClient, ExecRequest};
@@ -193,7 +193,7 @@ pub fn resolve_prompt(
     let given = arg.filter(|p| p != "-");
     if given.is_some() && !append_stdin {
         if !quiet && !stdin_taken && stdin_has_input() {
-            eprintln!(
+            crate::stderr_line!(
                 "spawncodex: note: stdin is not read when a prompt is given; add --append-stdin to send it"
             );
         }
@@ -250,23 +250,6 @@ fn stdin_has_input() -> bool {
     }
 }
 
-/// An absolute path with no `.` or `..` in it: codex refuses `-o ../out.txt` ("no-follow
-/// filesystem operations require a normalized path"), and a session should remember a directory
-/// as `/work/other`, not `/work/proj/../other`. The folder part is resolved on disk, as the
-/// kernel would resolve it (a `..` after a symlink goes up from the link's target); the last
-/// part is kept as given, so `-o` still names a link rather than its target.
-fn absolute(p: &Path) -> PathBuf {
-    let whole = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let (Some(parent), Some(name)) = (whole.parent(), whole.file_name()) else {
-        // `/`, or a path ending in `..`: resolve all of it.
-        return std::fs::canonicalize(&whole).unwrap_or(whole);
-    };
-    match std::fs::canonicalize(parent) {
-        Ok(real) => real.join(name),
-        Err(_) => whole,
-    }
-}
-
 /// Apply the turn flags to a request (flags given now win over what was there).
 pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> {
     if let Some(m) = &turn.model {
@@ -282,7 +265,7 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
                 dir.display()
             )));
         }
-        req.cwd = Some(absolute(dir));
+        req.cwd = Some(crate::paths::absolute(dir));
     }
     for dir in &turn.add_dir {
         if !dir.is_dir() {
@@ -293,7 +276,11 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
         }
     }
     if !turn.add_dir.is_empty() {
-        req.add_dirs = turn.add_dir.iter().map(|d| absolute(d)).collect();
+        req.add_dirs = turn
+            .add_dir
+            .iter()
+            .map(|d| crate::paths::absolute(d))
+            .collect();
     }
     for image in &turn.image {
         if !image.is_file() {
@@ -303,7 +290,11 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
             )));
         }
     }
-    req.images = turn.image.iter().map(|i| absolute(i)).collect();
+    req.images = turn
+        .image
+        .iter()
+        .map(|i| crate::paths::absolute(i))
+        .collect();
     if let Some(p) = &turn.profile {
         req.profile = Some(p.clone());
     }
@@ -319,7 +310,7 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
     req.skip_git_repo_check |= turn.skip_git_repo_check;
     req.ephemeral |= turn.ephemeral;
     if let Some(o) = &turn.output_last_message {
-        if let Some(parent) = absolute(o).parent()
+        if let Some(parent) = crate::paths::absolute(o).parent()
             && !parent.is_dir()
         {
             return Err(CliError::usage(format!(
@@ -328,7 +319,7 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
                 parent.display()
             )));
         }
-        req.last_message_file = Some(absolute(o));
+        req.last_message_file = Some(crate::paths::absolute(o));
     }
     req.extra_args.extend(turn.exec_args.iter().cloned());
     Ok(())

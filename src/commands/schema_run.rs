@@ -71,7 +71,7 @@ pub fn prepare_schema(opts: &SchemaOpts, jsonl: bool) -> CliResult<(Option<Prepa
         };
         super::print_stdout(&format!("{text}\n"))?;
         for note in &notes {
-            eprintln!("note: {note}");
+            crate::stderr_line!("note: {note}");
         }
         // What the fix cannot make strict (a keyword strict mode refuses, a root that is not an
         // object) must not pass for fixed: the check would refuse the printed schema.

@@ -38,7 +38,7 @@ fn list(store: &FileStore, json: bool) -> CliResult<u8> {
     let listing = store.list_summaries().map_err(store_err)?;
     let code = list_readable(store, &listing.sessions, json, listing.malformed.is_empty())?;
     for malformed in &listing.malformed {
-        eprintln!("spawncodex: error: {malformed}");
+        crate::stderr_line!("spawncodex: error: {malformed}");
     }
     match (code, listing.malformed.is_empty()) {
         (exit::OK, false) => Ok(exit::USAGE),
@@ -62,7 +62,7 @@ fn list_readable(
         return Ok(exit::OK);
     }
     if records.is_empty() {
-        eprintln!(
+        crate::stderr_line!(
             "no sessions yet ({}); start one with `spawncodex run --session NAME \"...\"`",
             store.path().display()
         );
@@ -224,7 +224,7 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
             lock.remove_file();
         }
         let n = cleared?;
-        eprintln!("removed {n} session{}", if n == 1 { "" } else { "s" });
+        crate::stderr_line!("removed {n} session{}", if n == 1 { "" } else { "s" });
         return Ok(exit::OK);
     }
     for name in names {
@@ -248,7 +248,7 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
         Removal::Missing(missing) => Err(no_such_sessions(&missing, "nothing was removed")),
         Removal::Removed(removed) => {
             for name in &removed {
-                eprintln!("removed {name}");
+                crate::stderr_line!("removed {name}");
             }
             Ok(exit::OK)
         }
@@ -323,7 +323,7 @@ fn import(store: &FileStore, file: &std::path::Path, force: bool) -> CliResult<u
             skipped.join(", ")
         )));
     }
-    eprintln!(
+    crate::stderr_line!(
         "imported {} session{} from {} ({})",
         added.len(),
         if added.len() == 1 { "" } else { "s" },

@@ -140,8 +140,13 @@ fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     // A closed terminal (or `tmux kill-session`) hangs up: stop as for SIGTERM, rather than die
-    // of it and leave codex's commands running.
-    let mut hup = signal(SignalKind::hangup())?;
+    // of it and leave codex's commands running. Unless SIGHUP is ignored (`nohup`): that asks
+    // for the run to go on, and a handler would undo it.
+    let mut hup = if sighup_ignored() {
+        None
+    } else {
+        Some(signal(SignalKind::hangup())?)
+    };
     tokio::spawn(async move {
         let mut interrupts = 0;
         loop {
@@ -153,7 +158,7 @@ fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
                 Some(()) = term.recv() => {
                     let _ = tx.send(CancelRequest::Stop(StopReason::Terminate));
                 }
-                Some(()) = hup.recv() => {
+                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
                     let _ = tx.send(CancelRequest::Stop(StopReason::Hangup));
                 }
                 else => break,
@@ -161,6 +166,16 @@ fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
         }
     });
     Ok(rx)
+}
+
+/// Was SIGHUP ignored when we started (`nohup spawncodex ...`)?
+fn sighup_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 fn make_renderer(ctx: &Ctx, live: bool) -> CliResult<Box<dyn Renderer>> {
@@ -532,6 +547,14 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     let Err(e) = finished else {
         return Ok(report.exit_code);
     };
+    // A run a signal stopped keeps its code: a closed terminal (SIGHUP) takes our stdout with
+    // it, and that failed write is its consequence, not the news.
+    if matches!(
+        outcome.stopped,
+        Some(StopReason::Interrupt | StopReason::Terminate | StopReason::Hangup)
+    ) {
+        return Ok(report.exit_code);
+    }
     // The answer (or the result line) is lost: never a success, in the session either.
     let (code, status, why) = if e.kind() == io::ErrorKind::BrokenPipe {
         (

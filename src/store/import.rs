@@ -101,8 +101,10 @@ fn v2_record(name: &str, rec: &Value) -> Result<SessionRecord, String> {
     let mut r = SessionRecord::new(name, id, None, SessionOptions::default());
     // A missing time is taken from the other one, and a session is never created after it
     // was last used.
-    let created = rec.get("created_at").or(rec.get("updated_at"));
-    let updated = rec.get("updated_at").or(rec.get("created_at"));
+    // (The Python SDK writes a missing time as null.)
+    let time = |key: &str| rec.get(key).filter(|v| v.as_f64().is_some());
+    let created = time("created_at").or(time("updated_at"));
+    let updated = time("updated_at").or(time("created_at"));
     r.updated_at = secs(updated);
     r.created_at = secs(created).min(r.updated_at);
     r.last_status = status(rec.get("last_turn_status"));
@@ -171,7 +173,7 @@ mod tests {
     #[test]
     fn a_missing_time_comes_from_the_other_one() {
         let p = parse_seed_file(
-            br#"{"records":{"a":{"session_id":"01a20a63-0000-7000-8000-0000000000a1","updated_at":1700000000.5},"b":{"session_id":"01a20a63-0000-7000-8000-0000000000b1","created_at":1700000100,"updated_at":1700000000}},"schema_version":2}"#,
+            br#"{"records":{"a":{"session_id":"01a20a63-0000-7000-8000-0000000000a1","updated_at":1700000000.5},"b":{"session_id":"01a20a63-0000-7000-8000-0000000000b1","created_at":1700000100,"updated_at":1700000000},"c":{"session_id":"01a20a63-0000-7000-8000-0000000000c1","created_at":1700000000,"updated_at":null}},"schema_version":2}"#,
         )
         .unwrap();
         let times: Vec<(u64, u64)> = p
@@ -179,13 +181,7 @@ mod tests {
             .iter()
             .map(|r| (r.created_at, r.updated_at))
             .collect();
-        assert_eq!(
-            times,
-            [
-                (1_700_000_000, 1_700_000_000),
-                (1_700_000_000, 1_700_000_000)
-            ]
-        );
+        assert_eq!(times, [(1_700_000_000, 1_700_000_000); 3]);
     }
 
     #[test]

@@ -533,6 +533,54 @@ fn a_stopped_run_stops_what_earlier_attempts_left_running() {
 }
 
 #[test]
+fn nohup_keeps_the_run_going_and_a_closed_stderr_is_no_crash() {
+    // `nohup spawncodex ...`: SIGHUP is ignored when we start, and must stay so.
+    let env = Env::new();
+    let slow = env.script(
+        "slow",
+        &[
+            r#"{"type":"thread.started","thread_id":"t-nohup"}"#,
+            "@@sleep 1",
+            &format!("@@cat {}", fixture("plain.jsonl").display()),
+        ],
+    );
+    let mut shell = std::process::Command::new("bash");
+    env.apply_env(&mut shell, &[&slow]);
+    let child = shell
+        .arg("-c")
+        .arg(r#"trap "" HUP; exec "$BIN" run hi"#)
+        .env("BIN", assert_cmd::cargo::cargo_bin!("spawncodex"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_for_first_call();
+    send_signal(child.id(), libc::SIGHUP);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{PLAIN_ANSWER}\n")
+    );
+    // A stderr that cannot be written (a full device here; EIO from a closed terminal): the
+    // error is lost, the exit code is not, and nothing panics.
+    let mut shell = std::process::Command::new("bash");
+    env.apply_env(&mut shell, &[]);
+    let out = shell
+        .arg("-c")
+        .arg(r#"exec "$BIN" run --timeout -1 hi 2>/dev/full"#)
+        .env("BIN", assert_cmd::cargo::cargo_bin!("spawncodex"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn idle_timeouts_are_retried_when_asked() {
     let env = Env::new();
     let hang = env.script(
