@@ -134,7 +134,15 @@ pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> 
 }
 
 /// Ctrl-C → stop gracefully (a second one kills); SIGTERM → stop gracefully.
-fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
+fn watch_signals(
+    spinner: Option<indicatif::ProgressBar>,
+) -> io::Result<watch::Receiver<CancelRequest>> {
+    // While codex is given its grace, the spinner says so (and how to cut it short).
+    let stopping = move |what: &str| {
+        if let Some(pb) = &spinner {
+            pb.set_message(what.to_string());
+        }
+    };
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(CancelRequest::None);
     let mut int = signal(SignalKind::interrupt())?;
@@ -153,9 +161,11 @@ fn watch_signals() -> io::Result<watch::Receiver<CancelRequest>> {
             tokio::select! {
                 Some(()) = int.recv() => {
                     interrupts += 1;
+                    stopping(if interrupts == 1 { "stopping (Ctrl-C again to kill at once)" } else { "killing" });
                     let _ = tx.send(if interrupts == 1 { CancelRequest::Stop(StopReason::Interrupt) } else { CancelRequest::Kill });
                 }
                 Some(()) = term.recv() => {
+                    stopping("stopping (SIGTERM)");
                     let _ = tx.send(CancelRequest::Stop(StopReason::Terminate));
                 }
                 Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
@@ -350,7 +360,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     let mut renderer = make_renderer(ctx, plan.live)?;
     let plan_timeout = opts.timeout;
     opts.cancel = Some(
-        watch_signals()
+        watch_signals(renderer.spinner())
             .map_err(|e| CliError::new(exit::FAILED, format!("cannot watch signals: {e}")))?,
     );
 

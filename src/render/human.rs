@@ -956,6 +956,10 @@ impl Renderer for HumanRenderer {
         Ok(())
     }
 
+    fn spinner(&self) -> Option<indicatif::ProgressBar> {
+        self.spinner.clone()
+    }
+
     fn note(&mut self, text: &str) {
         if !self.opts.quiet {
             self.line(text);

@@ -42,6 +42,11 @@ pub trait Renderer: Observer {
         Ok(())
     }
 
+    /// The spinner, if one is drawn: a signal handler says on it that the run is stopping.
+    fn spinner(&self) -> Option<indicatif::ProgressBar> {
+        None
+    }
+
     /// A line for the user on stderr (human mode only).
     fn note(&mut self, _text: &str) {}
 }

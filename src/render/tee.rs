@@ -73,4 +73,8 @@ impl Renderer for Tee {
     fn note(&mut self, text: &str) {
         self.inner.note(text)
     }
+
+    fn spinner(&self) -> Option<indicatif::ProgressBar> {
+        self.inner.spinner()
+    }
 }
