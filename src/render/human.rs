@@ -1057,9 +1057,18 @@ fn display_command_bytes(command: &[u8]) -> Cow<'_, [u8]> {
         b"/bin/zsh -lc ",
     ] {
         if let Some(rest) = command.strip_prefix(prefix) {
-            // The common case, `'script'` with no quote inside, needs no copy.
+            // The common cases need no copy: `'script'` with no `'` inside, and `"script"`
+            // with nothing double quotes give a meaning to (codex writes the latter when the
+            // script has a `'`).
             if let Some(inner) = quoted_by(rest, b'\'')
                 && memchr::memchr(b'\'', inner).is_none()
+            {
+                return Cow::Borrowed(inner);
+            }
+            if let Some(inner) = quoted_by(rest, b'"')
+                && !inner
+                    .iter()
+                    .any(|b| matches!(b, b'"' | b'\\' | b'$' | b'`'))
             {
                 return Cow::Borrowed(inner);
             }
