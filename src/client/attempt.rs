@@ -753,34 +753,99 @@ fn with_last_error(what: &str, tracker: &TurnTracker) -> String {
     }
 }
 
-/// The last stderr line worth showing a user (codex's noise about stdin and PATH aliases, and
-/// backtrace frames, are skipped).
+/// codex's error from its stderr, as one line: from its first `Error…`/`error:` line on (a
+/// config error goes on over several lines, the last of them a caret under the bad spot),
+/// without the source excerpt's decoration or clap's "For more information" tip; else the last
+/// line worth showing. codex's noise about stdin and PATH aliases, and backtraces, are skipped.
 pub fn last_meaningful_line(stderr: &str) -> Option<String> {
-    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    let all: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     // With RUST_BACKTRACE=1 codex appends a backtrace after the real message.
-    let all: Vec<&str> = lines.by_ref().collect();
     let cut = all
         .iter()
         .position(|l| l.starts_with("Stack backtrace:"))
         .unwrap_or(all.len());
-    all[..cut]
+    let lines: Vec<&str> = all[..cut]
         .iter()
-        .rev()
-        .find(|l| {
+        .copied()
+        .filter(|l| {
             !l.starts_with("Reading additional input from stdin")
                 && !l.starts_with("Reading prompt from stdin")
                 && !l.starts_with(
                     "WARNING: proceeding, even though we could not create PATH aliases",
                 )
         })
-        // codex prints its errors as `Error: …`; ours already say they are one.
-        .map(|l| l.strip_prefix("Error: ").unwrap_or(l).to_string())
+        .collect();
+    let is_error = |l: &&str| l.starts_with("Error") || l.starts_with("error:");
+    // A source excerpt (`  |`, `1 | model = "x`, `|     ^`) and clap's tips say nothing new.
+    let is_decoration = |l: &&str| {
+        l.trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start()
+            .starts_with('|')
+            || l.starts_with("For more information")
+            || l.starts_with("Usage:")
+            || l.starts_with("tip:")
+    };
+    let text = match lines.iter().position(is_error) {
+        Some(first) => {
+            let parts: Vec<&str> = lines[first..]
+                .iter()
+                .filter(|l| !is_decoration(l))
+                .copied()
+                .collect();
+            let mut text = parts.join(" ");
+            if text.len() > 500 {
+                let mut end = 500;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+                text.push('…');
+            }
+            text
+        }
+        None => lines.last()?.to_string(),
+    };
+    // codex prints its errors as `Error: …`; ours already say they are one.
+    Some(
+        text.strip_prefix("Error: ")
+            .or_else(|| text.strip_prefix("error: "))
+            .unwrap_or(&text)
+            .to_string(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::render::jsonl::JsonlRenderer;
+
+    #[test]
+    fn codex_s_whole_error_is_kept_not_its_last_line() {
+        let config = "Reading additional input from stdin...\nError loading config.toml: /h/config.toml:1:11: invalid basic string\n  |\n1 | model = \"x\n  |           ^\n";
+        assert_eq!(
+            last_meaningful_line(config).unwrap(),
+            "Error loading config.toml: /h/config.toml:1:11: invalid basic string"
+        );
+        let clap = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, use '-- --bogus'\n\nUsage: codex exec [OPTIONS] [PROMPT]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            last_meaningful_line(clap).unwrap(),
+            "unexpected argument '--bogus' found"
+        );
+        let variant = "Error: in `sandbox_mode`\nunknown variant `nope`, expected one of `read-only`, `workspace-write`\n";
+        assert_eq!(
+            last_meaningful_line(variant).unwrap(),
+            "in `sandbox_mode` unknown variant `nope`, expected one of `read-only`, `workspace-write`"
+        );
+        assert_eq!(
+            last_meaningful_line("just a line\n").unwrap(),
+            "just a line"
+        );
+        assert_eq!(last_meaningful_line("Reading prompt from stdin...\n"), None);
+    }
 
     /// One way of finding newlines, as the tests call it.
     type NewlineSearch = fn(&[u8], &mut dyn FnMut(usize) -> ControlFlow<()>);
