@@ -310,6 +310,12 @@ pub fn apply_turn_args(req: &mut ExecRequest, turn: &TurnArgs) -> CliResult<()> 
     req.skip_git_repo_check |= turn.skip_git_repo_check;
     req.ephemeral |= turn.ephemeral;
     if let Some(o) = &turn.output_last_message {
+        if o.is_dir() {
+            return Err(CliError::usage(format!(
+                "-o {}: is a directory; name the file the answer goes to",
+                o.display()
+            )));
+        }
         if let Some(parent) = crate::paths::absolute(o).parent()
             && !parent.is_dir()
         {

@@ -313,6 +313,11 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         Some(_) => Some(ctx.store()?),
         None => None,
     };
+    // A store the turn could not be saved to is refused first, before anything is created
+    // beside it (a lock file next to a dangling symlink, say).
+    if let (Some(session), Some(store)) = (&plan.session, &store) {
+        store.check_writable(session.name()).map_err(store_err)?;
+    }
     // One turn at a time in a session, held until this turn is recorded (see turn_lock). A dry
     // run writes nothing, lock files included.
     let _turn_lock = match (&plan.session, &store) {

@@ -473,6 +473,24 @@ fn bad_usage_exits_2() {
         .args(["run", "--timeout", "-1", "hi"])
         .assert()
         .code(2);
+    // -o naming a folder: refused here, not by codex after the turn.
+    env.cmd(&[])
+        .args(["run", "-o", "."])
+        .arg("hi")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a directory"));
+    // A store that is a symlink to nothing: refused, and nothing made beside it.
+    let links = env.path().join("links");
+    std::fs::create_dir_all(&links).unwrap();
+    std::os::unix::fs::symlink("../nowhere/s.json", links.join("dang.json")).unwrap();
+    env.cmd(&[])
+        .arg("--store")
+        .arg(links.join("dang.json"))
+        .args(["run", "--session", "d", "hi"])
+        .assert()
+        .code(2);
+    assert_eq!(std::fs::read_dir(&links).unwrap().count(), 1);
     assert_eq!(env.calls(), 0);
 }
 
