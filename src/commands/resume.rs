@@ -58,7 +58,12 @@ pub async fn resume(ctx: &Ctx, args: ResumeArgs) -> CliResult<u8> {
         ));
     };
     apply_turn_args(&mut request, &args.turn)?;
-    request.prompt = if args.dry_run && args.prompt.is_none() {
+    // A dry run reads a piped prompt as the run would, so the command it shows is the one the
+    // run starts; at a terminal it shows `-` rather than wait for typing.
+    request.prompt = if args.dry_run
+        && args.prompt.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+    {
         "-".into()
     } else {
         resolve_prompt(

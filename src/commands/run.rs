@@ -40,7 +40,12 @@ pub fn plan_new_turn(
     };
     let mut request = ExecRequest::default();
     apply_turn_args(&mut request, &args.turn)?;
-    request.prompt = if args.dry_run && args.prompt.is_none() {
+    // A dry run reads a piped prompt as the run would, so the command it shows is the one the
+    // run starts; at a terminal it shows `-` rather than wait for typing.
+    request.prompt = if args.dry_run
+        && args.prompt.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdin())
+    {
         "-".into()
     } else {
         resolve_prompt(args.prompt, stdin_taken, args.append_stdin, quiet)?

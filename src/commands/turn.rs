@@ -356,6 +356,12 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
             }
         }
         let line = dry_run_line(ctx, &plan.request);
+        if plan.request.prompt.len() > crate::client::argv::MAX_ARGV_PROMPT && !ctx.global.quiet {
+            crate::stderr_line!(
+                "spawncodex: note: the prompt ({} bytes) is too long for the command line: the run writes it to codex's stdin, where this command reads `-`",
+                plan.request.prompt.len()
+            );
+        }
         if ctx.global.jsonl {
             return super::print_stdout(&dry_run_json(ctx, &plan.request, &line)?);
         }
