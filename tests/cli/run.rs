@@ -642,6 +642,19 @@ fn jsonl_keeps_stdout_json_lines_for_dry_runs_strict_schemas_and_sessions() {
     assert_eq!(argv.last(), Some(&"hi there"));
     assert_eq!(dry["cwd"], "/tmp");
     assert!(dry["command"].as_str().unwrap().ends_with("'hi there'"));
+    // A piped prompt is read, as the run reads it: the argv shown is the run's.
+    let out = env
+        .cmd(&[])
+        .args(["--jsonl", "run", "--dry-run"])
+        .write_stdin("from stdin\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let piped = &jsonl(&out.stdout)[0];
+    assert_eq!(
+        piped["argv"].as_array().unwrap().last().unwrap(),
+        "from stdin\n"
+    );
     let resumed = one_line(&["--jsonl", "resume", "--session", "s1", "--dry-run", "next"]);
     assert_eq!(resumed["type"], "spawncodex.dry_run");
     let strict = one_line(&[
