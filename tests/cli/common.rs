@@ -128,6 +128,16 @@ impl Env {
         Command::from_std(std_cmd)
     }
 
+    /// `spawncodex ARGS` started in the background, its output thrown away (for signal tests).
+    pub fn spawn_quiet(&self, scripts: &[&Path], args: &[&str]) -> std::process::Child {
+        self.std_cmd(scripts)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// The same as a std Command (for signals, pipes and timing).
     pub fn std_cmd(&self, scripts: &[&Path]) -> StdCommand {
         let mut cmd = StdCommand::new(assert_cmd::cargo::cargo_bin!("spawncodex"));

@@ -430,13 +430,7 @@ fn a_second_ctrl_c_kills_detached_commands_at_once() {
             "@@hang",
         ],
     );
-    let mut child = env
-        .std_cmd(&[&script])
-        .args(["run", "--grace", "10", "hi"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_quiet(&[&script], &["run", "--grace", "10", "hi"]);
     let stubborn = env.pid_file("stubborn.pid");
     let started = Instant::now();
     send_signal(child.id(), libc::SIGINT);
@@ -466,13 +460,7 @@ fn detached_commands_get_one_sigterm_and_the_whole_grace() {
             "@@hang",
         ],
     );
-    let mut child = env
-        .std_cmd(&[&script])
-        .args(["run", "--grace", "1.5", "hi"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_quiet(&[&script], &["run", "--grace", "1.5", "hi"]);
     let counting = env.pid_file("counting.pid");
     let started = Instant::now();
     // SIGTERM twice: a repeated SIGTERM is not a second Ctrl-C, the grace still holds.
@@ -708,13 +696,7 @@ fn codex_does_not_outlive_a_killed_spawncodex() {
         "hang",
         &[r#"{"type":"thread.started","thread_id":"t"}"#, "@@hang"],
     );
-    let mut child = env
-        .std_cmd(&[&script])
-        .args(["run", "hi"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_quiet(&[&script], &["run", "hi"]);
     env.wait_for_first_call();
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
@@ -782,9 +764,9 @@ fn sigterm_during_a_retry_wait_exits_143() {
             "@@exit 1",
         ],
     );
-    let mut child = env
-        .std_cmd(&[&failing])
-        .args([
+    let mut child = env.spawn_quiet(
+        &[&failing],
+        &[
             "run",
             "--retries",
             "3",
@@ -793,11 +775,8 @@ fn sigterm_during_a_retry_wait_exits_143() {
             "--grace",
             "0.5",
             "hi",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     env.wait_for_first_call();
     let detached = env.detached_pid();
     std::thread::sleep(Duration::from_millis(800));
