@@ -135,28 +135,32 @@ pub fn group_alive(pgid: u32) -> bool {
 fn live_members(pgid: u32) -> Option<usize> {
     let mut n = 0;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
+        let Some(pid) = entry
+            .file_name()
             .to_str()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u32>().ok())
         else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let mut fields = after.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-        if pgrp == Some(pgid) && state != Some("Z") && state != Some("X") {
+        if let Some((state, pgrp)) = state_and_group(pid)
+            && pgrp == pgid
+            && state != 'Z'
+            && state != 'X'
+        {
             n += 1;
         }
     }
     Some(n)
+}
+
+/// A process's state letter and process group, from /proc.
+fn state_and_group(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let pgrp = fields.nth(1)?.parse().ok()?;
+    Some((state, pgrp))
 }
 
 /// Wait up to `limit` for the group to empty, polling.
@@ -227,18 +231,10 @@ fn marked_processes(mark: &str, except_group: u32) -> Vec<Marked> {
                 .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == wanted.as_bytes()))
         })
         .filter_map(|pid| {
-            let group = process_group_of(pid)?;
+            let (_, group) = state_and_group(pid)?;
             (group != except_group).then_some(Marked { pid, group })
         })
         .collect()
-}
-
-/// The process group of `pid`, from /proc.
-fn process_group_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Signal one marked process once: through its group when it leads one (a `setsid` command's
