@@ -26,5 +26,6 @@ pub mod exit;
 pub mod paths;
 pub mod render;
 pub mod schema;
+mod simd;
 pub mod store;
 pub mod usage;

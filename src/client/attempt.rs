@@ -202,22 +202,13 @@ fn handle_batch(
 
 /// Call `f` with the position of every `\n`, until it breaks.
 fn for_each_newline(haystack: &[u8], mut f: impl FnMut(usize) -> ControlFlow<()>) {
-    // AVX-512 only on CPUs that also have VBMI (Ice Lake and later, Zen 4): the Skylake and
-    // Cascade Lake Xeons lower the core's clock for 512-bit instructions, which would slow the
-    // rest of the run more than the wider compare saves.
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("avx512vbmi")
-    {
-        // SAFETY: AVX-512BW is available (checked just above).
-        unsafe { newlines_avx512(haystack, &mut f) };
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is available (checked just above).
-        unsafe { newlines_avx2(haystack, &mut f) };
-        return;
+    match crate::simd::level() {
+        // SAFETY: the CPU has AVX-512BW (that is what the level says).
+        crate::simd::Level::Avx512 => return unsafe { newlines_avx512(haystack, &mut f) },
+        // SAFETY: the CPU has AVX2.
+        crate::simd::Level::Avx2 => return unsafe { newlines_avx2(haystack, &mut f) },
+        crate::simd::Level::Base => {}
     }
     for nl in memchr::memchr_iter(b'\n', haystack) {
         if f(nl).is_break() {

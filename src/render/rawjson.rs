@@ -9,6 +9,7 @@
 //! serde.
 
 use super::strscan::{self, hex4, plain_run};
+use crate::simd::Level;
 
 /// A JSON string as it appears in the line: the bytes between its quotes, escapes intact.
 /// Those that [`hot_item`] and [`file_changes`] hand out are valid JSON strings: no raw
@@ -39,72 +40,8 @@ impl<'a> RawStr<'a> {
     /// stands for a control character other than newline and tab (written as it is). The
     /// renderer's one-pass path then takes back what it wrote, and the general path shows the
     /// text made safe ([`super::safe::terminal_safe`]).
-    pub fn unescape_into_with(
-        self,
-        out: &mut Vec<u8>,
-        mut newline: impl FnMut(&mut Vec<u8>),
-    ) -> bool {
-        let mut shown = true;
-        let mut rest = self.0;
-        loop {
-            // The run up to the next backslash (a quote or control byte, which a checked
-            // string does not hold, is copied like any other byte).
-            let (run, _) = plain_run(rest);
-            out.extend_from_slice(&rest[..run]);
-            let escape = &rest[run..];
-            let used = match escape {
-                [] => break,
-                [b'\\', next, ..] => match next {
-                    b'n' => {
-                        newline(out);
-                        2
-                    }
-                    b't' => push(out, b'\t'),
-                    b'"' => push(out, b'"'),
-                    b'\\' => push(out, b'\\'),
-                    b'/' => push(out, b'/'),
-                    // Control characters a terminal would obey: see the doc above.
-                    b'r' => {
-                        shown = false;
-                        push(out, b'\r')
-                    }
-                    b'b' => {
-                        shown = false;
-                        push(out, 0x08)
-                    }
-                    b'f' => {
-                        shown = false;
-                        push(out, 0x0c)
-                    }
-                    b'u' => {
-                        let (used, ok) = unicode_escape(escape, out);
-                        let control =
-                            matches!(hex4(escape.get(2..6)), Some(0..=0x1f | 0x7f..=0x9f));
-                        shown &= ok && !control;
-                        used
-                    }
-                    _ => {
-                        shown = false;
-                        out.push(b'\\');
-                        1
-                    }
-                },
-                [b'\\'] => {
-                    shown = false;
-                    out.push(b'\\');
-                    1
-                }
-                [other, ..] => {
-                    // A raw control byte or DEL (not in a string `hot_item` checked) is not shown
-                    // as it is either.
-                    shown &= !(*other < 0x20 || *other == 0x7f);
-                    out.push(*other);
-                    1
-                }
-            };
-            rest = &escape[used.min(escape.len())..];
-        }
-        shown
+    pub fn unescape_into_with(self, out: &mut Vec<u8>, newline: impl FnMut(&mut Vec<u8>)) -> bool {
+        unescape_at_level(crate::simd::level(), self.0, out, newline)
     }
 
     /// The unescaped text as an owned string (for the rare fields that need one).
@@ -118,6 +55,184 @@ impl<'a> RawStr<'a> {
             }
         }
     }
+}
+
+/// [`RawStr::unescape_into_with`] with the instructions of `level`, which must be one this CPU
+/// has (tests try each).
+fn unescape_at_level(
+    level: Level,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    newline: impl FnMut(&mut Vec<u8>),
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        // SAFETY: the CPU has AVX-512BW (that is what the level says).
+        Level::Avx512 => return unsafe { unescape_avx512(raw, out, newline) },
+        // SAFETY: the CPU has AVX2.
+        Level::Avx2 => return unsafe { unescape_avx2(raw, out, newline) },
+        Level::Base => {}
+    }
+    unescape_with(raw, out, newline, copy_plain_run)
+}
+
+/// Append the run of plain bytes at the start of `rest` to `out` (up to a `\`, `"` or control
+/// byte) and return its length.
+#[inline(always)]
+fn copy_plain_run(rest: &[u8], out: &mut Vec<u8>) -> usize {
+    let (run, _) = plain_run(rest);
+    out.extend_from_slice(&rest[..run]);
+    run
+}
+
+/// [`copy_plain_run`] 64 bytes at a time, given a mask of the bytes that end a run (bit i: byte
+/// i). Each block is stored whole into `out`'s spare room, and only the run is kept: runs in
+/// command output end at every line's `\n`, a few dozen bytes apart, and a `memcpy` call per
+/// run cost more than the copy.
+#[inline(always)]
+fn copy_plain_run_wide(
+    rest: &[u8],
+    out: &mut Vec<u8>,
+    run_ends: impl Fn(&[u8; 64]) -> u64,
+) -> usize {
+    let mut at = 0;
+    while let Some(block) = rest.get(at..).and_then(|r| r.first_chunk::<64>()) {
+        let ends = run_ends(block);
+        let run = (ends.trailing_zeros() as usize).min(64);
+        out.reserve(64);
+        // SAFETY: `reserve` left room for at least 64 more bytes past `out.len()`, `block` is
+        // 64 readable bytes of `rest`, which is not `out`'s buffer; the first `run` of them
+        // are now initialised, and only those are counted in the new length.
+        unsafe {
+            std::ptr::copy_nonoverlapping(block.as_ptr(), out.as_mut_ptr().add(out.len()), 64);
+            out.set_len(out.len() + run);
+        }
+        at += run;
+        if run < 64 {
+            return at;
+        }
+    }
+    at + copy_plain_run(&rest[at..], out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn unescape_avx512(
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    newline: impl FnMut(&mut Vec<u8>),
+) -> bool {
+    use std::arch::x86_64::{
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512,
+        _mm512_set1_epi8,
+    };
+    let run_ends = |block: &[u8; 64]| {
+        // SAFETY: the load reads the 64 bytes of `block` (unaligned loads are allowed).
+        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        let eq = |byte: u8| _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(byte as i8));
+        eq(b'\\') | eq(b'"') | eq(0x7f) | _mm512_cmple_epu8_mask(bytes, _mm512_set1_epi8(0x1f))
+    };
+    unescape_with(raw, out, newline, |rest, out| {
+        copy_plain_run_wide(rest, out, run_ends)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn unescape_avx2(raw: &[u8], out: &mut Vec<u8>, newline: impl FnMut(&mut Vec<u8>)) -> bool {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+    let run_ends = |block: &[u8; 64]| {
+        let half = |at: usize| {
+            // SAFETY: the load reads 32 bytes inside `block` (unaligned loads are allowed).
+            let bytes = unsafe { _mm256_loadu_si256(block.as_ptr().add(at).cast::<__m256i>()) };
+            let eq = |byte: u8| _mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(byte as i8));
+            let low = _mm256_set1_epi8(0x1f);
+            // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned).
+            let control = _mm256_cmpeq_epi8(_mm256_max_epu8(bytes, low), low);
+            let ends = _mm256_or_si256(
+                _mm256_or_si256(eq(b'\\'), eq(b'"')),
+                _mm256_or_si256(eq(0x7f), control),
+            );
+            u64::from(_mm256_movemask_epi8(ends) as u32)
+        };
+        half(0) | half(32) << 32
+    };
+    unescape_with(raw, out, newline, |rest, out| {
+        copy_plain_run_wide(rest, out, run_ends)
+    })
+}
+
+/// The body of [`RawStr::unescape_into_with`], given how to copy a run of plain bytes. Inlined
+/// into each caller, so the copy is compiled with that caller's instructions.
+#[inline(always)]
+fn unescape_with(
+    raw: &[u8],
+    out: &mut Vec<u8>,
+    mut newline: impl FnMut(&mut Vec<u8>),
+    mut copy_run: impl FnMut(&[u8], &mut Vec<u8>) -> usize,
+) -> bool {
+    let mut shown = true;
+    let mut rest = raw;
+    loop {
+        // The run up to the next backslash (a quote or control byte, which a checked
+        // string does not hold, is copied like any other byte).
+        let run = copy_run(rest, out);
+        let escape = &rest[run..];
+        let used = match escape {
+            [] => break,
+            [b'\\', next, ..] => match next {
+                b'n' => {
+                    newline(out);
+                    2
+                }
+                b't' => push(out, b'\t'),
+                b'"' => push(out, b'"'),
+                b'\\' => push(out, b'\\'),
+                b'/' => push(out, b'/'),
+                // Control characters a terminal would obey: see the doc above.
+                b'r' => {
+                    shown = false;
+                    push(out, b'\r')
+                }
+                b'b' => {
+                    shown = false;
+                    push(out, 0x08)
+                }
+                b'f' => {
+                    shown = false;
+                    push(out, 0x0c)
+                }
+                b'u' => {
+                    let (used, ok) = unicode_escape(escape, out);
+                    let control = matches!(hex4(escape.get(2..6)), Some(0..=0x1f | 0x7f..=0x9f));
+                    shown &= ok && !control;
+                    used
+                }
+                _ => {
+                    shown = false;
+                    out.push(b'\\');
+                    1
+                }
+            },
+            [b'\\'] => {
+                shown = false;
+                out.push(b'\\');
+                1
+            }
+            [other, ..] => {
+                // A raw control byte or DEL (not in a string `hot_item` checked) is not shown
+                // as it is either.
+                shown &= !(*other < 0x20 || *other == 0x7f);
+                out.push(*other);
+                1
+            }
+        };
+        rest = &escape[used.min(escape.len())..];
+    }
+    shown
 }
 
 fn push(out: &mut Vec<u8>, byte: u8) -> usize {
@@ -500,6 +615,49 @@ mod tests {
         }
         line.extend_from_slice(end);
         assert!(hot_item(&line, 25).is_some());
+    }
+
+    #[test]
+    fn every_vector_width_unescapes_the_same() {
+        // Raw quotes and control bytes too: the general path unescapes unchecked text.
+        let pieces: [&[u8]; 13] = [
+            b"plain text that runs on for a while ",
+            br"\n",
+            br#"\""#,
+            br"\\",
+            br"\u00e9\ud83d\ude00\u001b",
+            br"\q\u12",
+            "é中".as_bytes(),
+            b"\x01",
+            b"\x7f",
+            b"\"",
+            br"\r\t\/",
+            b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            b"\\",
+        ];
+        let mut seed: u32 = 0x5eed_1234;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as usize
+        };
+        for _ in 0..20_000 {
+            let mut raw = Vec::new();
+            for _ in 0..next() % 40 {
+                let n = next() % 30;
+                raw.extend_from_slice(pieces[if n < 13 { n } else { 0 }]);
+            }
+            let run = |level: Level| {
+                let mut out = b"kept".to_vec();
+                let shown = unescape_at_level(level, &raw, &mut out, |out| out.extend(b"|\n  "));
+                (out, shown)
+            };
+            let expected = run(Level::Base);
+            for level in crate::simd::levels_here() {
+                assert_eq!(run(level), expected, "{level:?} {raw:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! mispredicted branch every few dozen bytes.
 
 use super::safe::has_c1_control;
+use crate::simd::Level;
 
 /// The string whose opening quote is at `at` in `line`: the bytes between its quotes and the
 /// position after the closing quote. `None` unless serde would accept it as a JSON string (no
@@ -29,6 +30,88 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
         }
         return Some((raw, start + run + 1));
     }
+    long_string(crate::simd::level(), line, start)
+}
+
+/// [`string_at`] for a string longer than its first look: 64 bytes at a time, with the widest
+/// compares this CPU has (one AVX-512 compare per kind of byte, or two AVX2 ones, or four
+/// SSE2 ones). Command output is most of what `live` reads, and most of it is in such strings.
+/// `level` must be one this CPU has (tests try each).
+fn long_string(level: Level, line: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        // SAFETY: the CPU has AVX-512BW (that is what the level says).
+        Level::Avx512 => return unsafe { long_string_avx512(line, start) },
+        // SAFETY: the CPU has AVX2.
+        Level::Avx2 => return unsafe { long_string_avx2(line, start) },
+        Level::Base => {}
+    }
+    scan_blocks(line, start, Masks::of)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn long_string_avx512(line: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    use std::arch::x86_64::{
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512,
+        _mm512_movepi8_mask, _mm512_set1_epi8,
+    };
+    scan_blocks(line, start, |block| {
+        // SAFETY: the load reads the 64 bytes of `block` (unaligned loads are allowed).
+        let bytes = unsafe { _mm512_loadu_si512(block.as_ptr().cast::<__m512i>()) };
+        let eq = |byte: u8| _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(byte as i8));
+        Masks {
+            quote: eq(b'"'),
+            backslash: eq(b'\\'),
+            letter_n: eq(b'n'),
+            control: _mm512_cmple_epu8_mask(bytes, _mm512_set1_epi8(0x1f)) | eq(0x7f),
+            high: _mm512_movepi8_mask(bytes),
+        }
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn long_string_avx2(line: &[u8], start: usize) -> Option<(&[u8], usize)> {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
+        _mm256_set1_epi8,
+    };
+    scan_blocks(line, start, |block| {
+        let half = |at: usize| {
+            // SAFETY: the load reads 32 bytes inside `block` (unaligned loads are allowed).
+            let bytes = unsafe { _mm256_loadu_si256(block.as_ptr().add(at).cast::<__m256i>()) };
+            let mask = |v: __m256i| u64::from(_mm256_movemask_epi8(v) as u32);
+            let eq = |byte: u8| mask(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi8(byte as i8)));
+            let low = _mm256_set1_epi8(0x1f);
+            Masks {
+                quote: eq(b'"'),
+                backslash: eq(b'\\'),
+                letter_n: eq(b'n'),
+                // max(b, 0x1f) == 0x1f exactly when b <= 0x1f (unsigned); and DEL.
+                control: mask(_mm256_cmpeq_epi8(_mm256_max_epu8(bytes, low), low)) | eq(0x7f),
+                high: mask(bytes),
+            }
+        };
+        let (lo, hi) = (half(0), half(32));
+        Masks {
+            quote: lo.quote | hi.quote << 32,
+            backslash: lo.backslash | hi.backslash << 32,
+            letter_n: lo.letter_n | hi.letter_n << 32,
+            control: lo.control | hi.control << 32,
+            high: lo.high | hi.high << 32,
+        }
+    })
+}
+
+/// The block loop of [`long_string`], given how to compute a block's masks. Inlined into each
+/// caller, so the masks are computed with that caller's instructions.
+#[inline(always)]
+fn scan_blocks(
+    line: &[u8],
+    start: usize,
+    masks_of: impl Fn(&[u8; 64]) -> Masks,
+) -> Option<(&[u8], usize)> {
     let mut pos = start;
     // Carried from one block to the next: whether its first byte is escaped by a backslash
     // that ends the block before, and where the last escape checked by hand ends.
@@ -49,7 +132,7 @@ pub(super) fn string_at(line: &[u8], at: usize) -> Option<(&[u8], usize)> {
                 &padded
             }
         };
-        let masks = Masks::of(block);
+        let masks = masks_of(block);
         let escaped = escaped_bytes(masks.backslash, &mut escaped_carry);
         let quotes = masks.quote & !escaped;
         // The bytes of this block that belong to the string: those before the closing quote.
@@ -447,6 +530,37 @@ mod tests {
         }
         // Both answers are common, so both are tested.
         assert!(taken > 5_000 && refused > 5_000, "{taken} {refused}");
+    }
+
+    #[test]
+    fn every_vector_width_finds_the_same_strings() {
+        let levels = crate::simd::levels_here();
+        assert!(levels.contains(&Level::Base));
+        let pieces: [&[u8]; 10] = [
+            b"plain text ",
+            br"\n",
+            br#"\""#,
+            br"\\",
+            br"\u00e9\ud83d\ude00",
+            "é中".as_bytes(),
+            b"\xff",
+            b"\x01",
+            b"\x7f",
+            b"\"",
+        ];
+        let mut seed = 0x0bad_cafe;
+        for _ in 0..20_000 {
+            let mut line = b"\"".to_vec();
+            for _ in 0..xorshift(&mut seed) % 60 {
+                let n = xorshift(&mut seed) as usize % 40;
+                line.extend_from_slice(pieces[if n < 10 { n } else { 0 }]);
+            }
+            line.extend_from_slice(br#""}"#);
+            let expected = long_string(Level::Base, &line, 1);
+            for &level in &levels {
+                assert_eq!(long_string(level, &line, 1), expected, "{level:?} {line:?}");
+            }
+        }
     }
 
     #[test]
