@@ -6,6 +6,8 @@
 
 /// The widest vector instructions worth using here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Other CPUs only ever get `Base`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) enum Level {
     Avx512,
     Avx2,
