@@ -253,7 +253,7 @@ pub struct ReliabilityArgs {
     #[arg(long, env = "SPAWNCODEX_JITTER", value_name = "RATIO")]
     pub jitter: Option<f64>,
 
-    /// Start no retry after this many seconds since the first attempt
+    /// Start no retry after this many seconds since the first attempt. 0: no limit
     #[arg(long, env = "SPAWNCODEX_RETRY_WINDOW", value_name = "SECS")]
     pub retry_window: Option<f64>,
 

@@ -100,6 +100,10 @@ pub struct RunOptions {
     /// session of its own; `setsid`, daemons): they are found by a mark in their environment
     /// that only this run's processes carry (see [`process::RUN_MARK_VAR`]).
     pub stop_detached: bool,
+    /// Attempts this turn made before this run (schema-run's repair rounds): the events number
+    /// this run's attempts after them, so the numbers in one stream never repeat. The retry
+    /// budget is this run's own.
+    pub attempts_before: u32,
 }
 
 impl Default for RunOptions {
@@ -113,6 +117,7 @@ impl Default for RunOptions {
             echo_stderr: false,
             cancel: None,
             stop_detached: true,
+            attempts_before: 0,
         }
     }
 }
@@ -183,12 +188,14 @@ impl CodexClient {
         let run_mark = opts.stop_detached.then(process::new_run_mark);
         loop {
             attempt += 1;
+            // What the events call this attempt: counted over the whole turn.
+            let number = opts.attempts_before + attempt;
             let resume_id = match &current.resume {
                 Some(ResumeTarget::Thread(id)) => Some(id.clone()),
                 _ => None,
             };
             let _ = observer.client_event(&ClientEvent::AttemptStarted {
-                attempt,
+                attempt: number,
                 operation: if current.resume.is_some() {
                     "resume"
                 } else {
@@ -220,7 +227,7 @@ impl CodexClient {
             let mut spawn_failed_transiently = false;
             let mut on_spawn = |pid: u32, obs: &mut dyn Observer| {
                 obs.client_event(&ClientEvent::ProcessSpawned {
-                    attempt,
+                    attempt: number,
                     pid,
                     argv: argv_strings.clone(),
                     cwd: cwd_string.clone(),
@@ -253,7 +260,7 @@ impl CodexClient {
                 thread_id.clone_from(&outcome.thread_id);
             }
             let _ = observer.client_event(&ClientEvent::AttemptFinished {
-                attempt,
+                attempt: number,
                 status: outcome.status,
                 exit_code: outcome.exit_code,
                 signal: outcome.signal,
@@ -291,8 +298,8 @@ impl CodexClient {
                 {
                     let _ = observer.client_event(&ClientEvent::Warning {
                         message: format!(
-                            "not retrying ({reason}): the --retry-window of {:.1}s is used up",
-                            window.as_secs_f64()
+                            "not retrying ({reason}): the --retry-window of {} is used up",
+                            retry::seconds(window)
                         ),
                     });
                 }
@@ -312,10 +319,10 @@ impl CodexClient {
                 let left = d.saturating_duration_since(Instant::now());
                 let _ = observer.client_event(&ClientEvent::Warning {
                     message: format!(
-                        "not retrying ({reason}): attempt {} would start in {:.1}s, after --timeout ({:.1}s left)",
-                        attempt + 1,
-                        delay.as_secs_f64(),
-                        left.as_secs_f64()
+                        "not retrying ({reason}): attempt {} would start in {}, after --timeout ({} left)",
+                        number + 1,
+                        retry::seconds(delay),
+                        retry::seconds(left)
                     ),
                 });
                 return Ok(outcome);
@@ -327,7 +334,7 @@ impl CodexClient {
                 thread_id.clone()
             };
             let _ = observer.client_event(&ClientEvent::RetryScheduled {
-                next_attempt: attempt + 1,
+                next_attempt: number + 1,
                 delay_ms: delay.as_millis() as u64,
                 reason,
                 resume_thread_id: resume_thread.clone(),

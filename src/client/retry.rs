@@ -249,8 +249,38 @@ pub fn unit_random() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A span for a message: `0.25s`, `8s`, `1.5s`, `90s`. Short spans keep their hundredths, so
+/// a window of 0.01 s does not read as `0.0s`.
+pub(crate) fn seconds(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    let text = if secs < 1.0 {
+        format!("{secs:.2}")
+    } else {
+        format!("{secs:.1}")
+    };
+    // `8.0` reads better as `8`; `0.50` as `0.5`.
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}s")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spans_read_as_seconds() {
+        use std::time::Duration;
+        let s = |ms| super::seconds(Duration::from_millis(ms));
+        assert_eq!(s(10), "0.01s");
+        assert_eq!(s(0), "0s");
+        assert_eq!(s(200), "0.2s");
+        assert_eq!(s(8000), "8s");
+        assert_eq!(s(1500), "1.5s");
+        assert_eq!(s(90_000), "90s");
+    }
+
     use super::*;
 
     fn failed(msg: &str) -> Outcome {

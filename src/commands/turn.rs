@@ -130,6 +130,7 @@ pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> 
         echo_stderr: verbose,
         cancel: None,
         stop_detached: true,
+        attempts_before: 0,
     })
 }
 
@@ -471,6 +472,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
                     again.prompt = repair_prompt(&errors);
                     again.images.clear();
                     let attempts = outcome.attempts;
+                    opts.attempts_before = attempts;
                     outcome = client
                         .run(&again, &opts, &mut saver)
                         .await

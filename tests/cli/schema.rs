@@ -196,6 +196,20 @@ fn a_repair_round_that_fails_reports_its_own_error_and_the_whole_duration() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!stderr.contains("does not match"), "{stderr}");
+    // The repair round's attempt is the turn's second: numbers never repeat in one stream.
+    let lines = jsonl(&out.stdout);
+    for kind in [
+        "spawncodex.attempt.started",
+        "spawncodex.process.spawned",
+        "spawncodex.attempt.finished",
+    ] {
+        let numbers: Vec<_> = lines
+            .iter()
+            .filter(|l| l["type"] == kind)
+            .map(|l| l["attempt"].clone())
+            .collect();
+        assert_eq!(numbers, [1, 2], "{kind}");
+    }
     let last = jsonl(&out.stdout).pop().unwrap();
     assert_eq!(last["error"], "boom");
     assert_eq!(last["status"], "failed");
