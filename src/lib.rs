@@ -23,6 +23,7 @@ pub mod client;
 pub mod commands;
 pub mod error;
 pub mod exit;
+pub mod jsontext;
 pub mod paths;
 pub mod render;
 pub mod schema;

@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Where a schema came from (for messages and for whether we need a temp file).
@@ -78,16 +79,23 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-/// Compile with `jsonschema` (this also checks it against its meta-schema).
+/// Compile with `jsonschema` (this also checks it against its meta-schema). `format` is
+/// checked too (`date-time`, `email`, `uuid`, ...): drafts from 2019-09 on make it a mere
+/// annotation by default, but OpenAI's structured outputs take it as a constraint, and an
+/// answer that a schema's `format` refuses is not what the user asked for. Unknown formats
+/// are ignored.
 pub fn compile(source: &SchemaSource, value: &Value) -> Result<jsonschema::Validator, String> {
-    jsonschema::validator_for(value).map_err(|e| {
-        let at = e.instance_path().as_str();
-        let at = if at.is_empty() { "/" } else { at };
-        format!(
-            "schema {} is not a valid JSON Schema at {at}: {e}",
-            source.describe()
-        )
-    })
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(value)
+        .map_err(|e| {
+            let at = e.instance_path().as_str();
+            let at = if at.is_empty() { "/" } else { at };
+            format!(
+                "schema {} is not a valid JSON Schema at {at}: {e}",
+                source.describe()
+            )
+        })
 }
 
 /// Prepare a schema: parse, compile, strict-check (unless skipped), and a file for codex.
@@ -322,11 +330,12 @@ fn fix_strict_noting(schema: &Value, ptr: &str, notes: &mut Vec<String>) -> Valu
     Value::Object(out)
 }
 
-/// The answer checked: the parsed value, or the list of problems (`<instance path>: <message>`).
-pub fn check_answer(
-    schema: &PreparedSchema,
-    answer: &str,
-) -> Result<Value, (Option<Value>, Vec<String>)> {
+/// An answer that does not match: the answer as written, if it is JSON, and the problems
+/// (`<instance path>: <message>`).
+pub type Mismatch = (Option<Box<RawValue>>, Vec<String>);
+
+/// The answer checked: as written (its whitespace removed), or why it does not match.
+pub fn check_answer(schema: &PreparedSchema, answer: &str) -> Result<Box<RawValue>, Mismatch> {
     let body = strip_code_fence(answer);
     let value: Value = match serde_json::from_str(body) {
         Ok(v) => v,
@@ -334,6 +343,10 @@ pub fn check_answer(
             return Err((None, vec![format!("/: the answer is not JSON: {e}")]));
         }
     };
+    // What is shown is the answer as written (its numbers exact, its keys in order); the
+    // parsed value is only for the check.
+    let exact = RawValue::from_string(crate::jsontext::reformat(body, false))
+        .or_else(|_| serde_json::value::to_raw_value(&value));
     let errors: Vec<String> = schema
         .validator
         .iter_errors(&value)
@@ -343,10 +356,13 @@ pub fn check_answer(
             format!("{at}: {e}")
         })
         .collect();
-    if errors.is_empty() {
-        Ok(value)
-    } else {
-        Err((Some(value), errors))
+    match exact {
+        Ok(exact) if errors.is_empty() => Ok(exact),
+        Ok(exact) => Err((Some(exact), errors)),
+        Err(e) => Err((
+            None,
+            vec![format!("/: the answer cannot be shown as JSON: {e}")],
+        )),
     }
 }
 

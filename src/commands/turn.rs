@@ -3,6 +3,7 @@
 use std::io;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use tokio::sync::watch;
 
 use super::Ctx;
@@ -132,6 +133,27 @@ pub fn run_options(r: &ReliabilityArgs, verbose: bool) -> CliResult<RunOptions> 
         stop_detached: true,
         attempts_before: 0,
     })
+}
+
+/// The `spawncodex.schema` line: whether the answer matched, and the answer as written.
+fn schema_line(renderer: &mut dyn Renderer, errors: &[String], value: Option<&RawValue>) {
+    #[derive(serde::Serialize)]
+    struct SchemaLine<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        valid: bool,
+        errors: &'a [String],
+        value: Option<&'a RawValue>,
+    }
+    let line = SchemaLine {
+        kind: "spawncodex.schema",
+        valid: errors.is_empty(),
+        errors,
+        value,
+    };
+    if let Ok(line) = serde_json::value::to_raw_value(&line) {
+        let _ = renderer.extra_json(&line);
+    }
 }
 
 /// Ctrl-C → stop gracefully (a second one kills); SIGTERM → stop gracefully.
@@ -427,9 +449,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
             let answer = outcome.final_message.clone().unwrap_or_default();
             match schema::check_answer(schema, &answer) {
                 Ok(value) => {
-                    let _ = saver.inner.extra_json(&serde_json::json!({
-                        "type": "spawncodex.schema", "valid": true, "errors": [], "value": value,
-                    }));
+                    schema_line(saver.inner, &[], Some(&value));
                     report.json_answer = Some(value);
                     report.details.clear();
                     report.error_override = None;
@@ -437,9 +457,7 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
                     break;
                 }
                 Err((value, errors)) => {
-                    let _ = saver.inner.extra_json(&serde_json::json!({
-                        "type": "spawncodex.schema", "valid": false, "errors": errors, "value": value,
-                    }));
+                    schema_line(saver.inner, &errors, value.as_deref());
                     code = exit::SCHEMA_MISMATCH;
                     report.error_override = Some(format!(
                         "the answer does not match the schema ({} error{})",

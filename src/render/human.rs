@@ -920,8 +920,8 @@ impl Renderer for HumanRenderer {
         self.flush_lines();
         if report.exit_code == 0 {
             let answer = match &report.json_answer {
-                Some(v) if report.compact => serde_json::to_string(v).ok(),
-                Some(v) => serde_json::to_string_pretty(v).ok(),
+                Some(json) if report.compact => Some(json.get().to_string()),
+                Some(json) => Some(crate::jsontext::reformat(json.get(), true)),
                 None => outcome.final_message.clone(),
             };
             match answer {

@@ -10,7 +10,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::fd::FromRawFd;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Renderer, Report, result_json};
 use crate::client::{ClientEvent, CodexLine, LineInterest, Observer, Outcome};
@@ -103,7 +103,7 @@ impl<W: Write> JsonlRenderer<W> {
         }
     }
 
-    fn write_value<T: serde::Serialize>(&mut self, value: &T) -> io::Result<()> {
+    fn write_value<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
         let start = self.own.len();
         serde_json::to_writer(&mut self.own, value).map_err(io::Error::from)?;
         self.own.push(b'\n');
@@ -203,7 +203,7 @@ impl<W: Write> Renderer for JsonlRenderer<W> {
         self.write_value(&result_json(outcome, report))
     }
 
-    fn extra_json(&mut self, value: &Value) -> io::Result<()> {
-        self.write_value(value)
+    fn extra_json(&mut self, line: &RawValue) -> io::Result<()> {
+        self.write_value(line)
     }
 }

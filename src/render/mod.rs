@@ -10,7 +10,7 @@ pub mod tee;
 
 use std::io;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::client::{Observer, Outcome};
 
@@ -21,8 +21,9 @@ pub struct Report {
     pub exit_code: u8,
     /// The named session, if any.
     pub session: Option<String>,
-    /// schema-run: the checked JSON answer (printed instead of the raw message).
-    pub json_answer: Option<Value>,
+    /// schema-run: the checked JSON answer as the model wrote it, without whitespace (printed
+    /// instead of the raw message).
+    pub json_answer: Option<Box<RawValue>>,
     /// schema-run: a one-line reason to print instead of the turn's own error.
     pub error_override: Option<String>,
     /// Extra lines to print on stderr before the error (e.g. each schema error).
@@ -36,9 +37,9 @@ pub trait Renderer: Observer {
     /// Print the result (the answer on stdout, or the error on stderr; the result line in JSONL).
     fn finish(&mut self, outcome: &Outcome, report: &Report) -> io::Result<()>;
 
-    /// A `spawncodex.<name>` line that is not a client event (e.g. `spawncodex.schema`);
-    /// human renderers ignore it.
-    fn extra_json(&mut self, _value: &Value) -> io::Result<()> {
+    /// A `spawncodex.<name>` line that is not a client event (e.g. `spawncodex.schema`),
+    /// serialised; human renderers ignore it.
+    fn extra_json(&mut self, _line: &RawValue) -> io::Result<()> {
         Ok(())
     }
 
@@ -60,7 +61,7 @@ pub struct ResultLine<'a> {
     pub thread_id: Option<&'a str>,
     pub final_message: Option<&'a str>,
     /// schema-run: the checked JSON answer.
-    pub json: Option<&'a Value>,
+    pub json: Option<&'a RawValue>,
     pub error: Option<&'a str>,
     pub usage: Option<crate::client::Usage>,
     /// spawncodex's exit code.
@@ -80,7 +81,7 @@ pub fn result_json<'a>(outcome: &'a Outcome, report: &'a Report) -> ResultLine<'
         status: outcome.status.reported(report.exit_code),
         thread_id: outcome.thread_id.as_deref(),
         final_message: outcome.final_message.as_deref(),
-        json: report.json_answer.as_ref(),
+        json: report.json_answer.as_deref(),
         error: report
             .error_override
             .as_deref()

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Renderer, Report, result_json};
 use crate::client::{ClientEvent, CodexLine, Observer, Outcome};
@@ -27,7 +27,7 @@ impl Tee {
         })
     }
 
-    fn log_value<T: serde::Serialize>(&mut self, value: &T) {
+    fn log_value<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
         // The log must never break the run: its errors are dropped.
         let _ = serde_json::to_writer(&mut self.log, value);
         let _ = self.log.write_all(b"\n");
@@ -65,9 +65,9 @@ impl Renderer for Tee {
         self.inner.finish(outcome, report)
     }
 
-    fn extra_json(&mut self, value: &Value) -> io::Result<()> {
-        self.log_value(value);
-        self.inner.extra_json(value)
+    fn extra_json(&mut self, line: &RawValue) -> io::Result<()> {
+        self.log_value(line);
+        self.inner.extra_json(line)
     }
 
     fn note(&mut self, text: &str) {

@@ -137,6 +137,69 @@ fn a_code_fence_is_tolerated() {
 }
 
 #[test]
+fn the_answer_is_printed_as_the_model_wrote_it() {
+    // A float round trip would print 1.2345678901234568e22 and 100.0, and sort the keys.
+    let env = Env::new();
+    let schema = r#"{"type":"object","properties":{"z":{"type":"integer"},"n":{"type":"number"}},"required":["z","n"],"additionalProperties":false}"#;
+    let answer = r#""{\"z\": 12345678901234567890123,\n \"n\": 1e2}""#;
+    let exact = r#"{"z":12345678901234567890123,"n":1e2}"#;
+    let script = answer_script(&env, "big", answer);
+    env.cmd(&[&script])
+        .args(["schema-run", "--compact", "--schema-json", schema, "q"])
+        .assert()
+        .success()
+        .stdout(format!("{exact}\n"));
+    let script = answer_script(&env, "big", answer);
+    let out = env
+        .cmd(&[&script])
+        .args(["schema-run", "--jsonl", "--schema-json", schema, "q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let schema_line = lines
+        .iter()
+        .find(|l| l.contains(r#""type":"spawncodex.schema""#))
+        .unwrap();
+    assert!(
+        schema_line.ends_with(&format!(r#","value":{exact}}}"#)),
+        "{schema_line}"
+    );
+    let result = lines.last().unwrap();
+    assert!(result.contains(&format!(r#""json":{exact},"#)), "{result}");
+}
+
+#[test]
+fn formats_are_checked() {
+    let env = Env::new();
+    let schema = r#"{"type":"object","properties":{"when":{"type":"string","format":"date-time"}},"required":["when"],"additionalProperties":false}"#;
+    let script = answer_script(&env, "bad-date", r#""{\"when\": \"not a date\"}""#);
+    let out = env
+        .cmd(&[&script])
+        .args(["schema-run", "--schema-json", schema, "q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("/when") && stderr.contains("date-time"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let script = answer_script(
+        &env,
+        "good-date",
+        r#""{\"when\": \"2026-11-24T10:00:00Z\"}""#,
+    );
+    env.cmd(&[&script])
+        .args(["schema-run", "--schema-json", schema, "q"])
+        .assert()
+        .success()
+        .stdout("{\"when\":\"2026-11-24T10:00:00Z\"}\n");
+}
+
+#[test]
 fn repair_asks_again_in_the_same_thread() {
     let env = Env::new();
     let wrong = answer_script(&env, "wrong", r#""{\"answer\": 42, \"confidence\": 0.5}""#);
