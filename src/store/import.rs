@@ -58,8 +58,13 @@ pub fn parse_seed_file(bytes: &[u8]) -> Result<Parsed, String> {
                 continue;
             }
             let mut r = SessionRecord::new(name, id, None, SessionOptions::default());
-            r.created_at = now;
-            r.updated_at = now;
+            // The map keeps no times. codex's thread ids are UUIDv7, which begin with the
+            // thread's creation time: a better guess at when it was used than the import
+            // (after which `resume --last` would pick whichever came last in the map).
+            let ms = uuid7_millis(id).filter(|&ms| ms / 1000 <= now);
+            r.updated_ms = ms;
+            r.updated_at = ms.map_or(now, |ms| ms / 1000);
+            r.created_at = r.updated_at;
             r.imported_from = Some(out.format.into());
             out.records.push(r);
         }
@@ -72,6 +77,16 @@ pub fn parse_seed_file(bytes: &[u8]) -> Result<Parsed, String> {
 /// option, or as a thread name that starts a new conversation (see [`is_thread_id`]).
 fn not_a_thread_id(id: &str) -> String {
     format!("thread id {id:?} is not a codex thread id (a UUID)")
+}
+
+/// The creation time in a UUIDv7 (its first 48 bits, Unix milliseconds).
+fn uuid7_millis(id: &str) -> Option<u64> {
+    let b = id.as_bytes();
+    if b.len() != 36 || b.get(14) != Some(&b'7') || b.get(8) != Some(&b'-') {
+        return None;
+    }
+    let hex = format!("{}{}", id.get(..8)?, id.get(9..13)?);
+    u64::from_str_radix(&hex, 16).ok()
 }
 
 fn secs(v: Option<&Value>) -> u64 {
@@ -106,6 +121,10 @@ fn v2_record(name: &str, rec: &Value) -> Result<SessionRecord, String> {
     let created = time("created_at").or(time("updated_at"));
     let updated = time("updated_at").or(time("created_at"));
     r.updated_at = secs(updated);
+    r.updated_ms = updated
+        .and_then(Value::as_f64)
+        .map(|f| (f.max(0.0) * 1000.0) as u64)
+        .filter(|ms| ms / 1000 == r.updated_at);
     r.created_at = secs(created).min(r.updated_at);
     r.last_status = status(rec.get("last_turn_status"));
     r.turns = rec.get("turn_count").and_then(Value::as_u64).unwrap_or(0);
@@ -168,6 +187,13 @@ mod tests {
             "01a20a63-0000-7000-8000-0000000000a1"
         );
         assert_eq!(p.rejected.len(), 1);
+        // No times in the map: the thread's own, from its UUIDv7.
+        assert_eq!(p.records[0].updated_ms, Some(0x01a2_0a63_0000));
+        assert_eq!(p.records[0].updated_at, 0x01a2_0a63_0000 / 1000);
+        assert_eq!(p.records[0].created_at, p.records[0].updated_at);
+        // Not a UUIDv7 (version 4 here): the time of the import.
+        let p = parse_seed_file(br#"{"plan": "01a20a63-0000-4000-8000-0000000000a1"}"#).unwrap();
+        assert!(p.records[0].updated_at >= now_secs() - 5);
     }
 
     #[test]

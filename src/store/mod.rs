@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use record::last_change_ms;
+
 pub use record::{
     SessionOptions, SessionRecord, SessionSummary, TurnInput, TurnRecord, validate_name,
 };
@@ -85,8 +87,8 @@ impl Listing {
             }
         }
         listing.sessions.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
+            last_change_ms(b.updated_at, b.updated_ms)
+                .cmp(&last_change_ms(a.updated_at, a.updated_ms))
                 .then_with(|| a.name.cmp(&b.name))
         });
         listing
@@ -265,8 +267,8 @@ impl SessionStore for MemoryStore {
 
 pub(crate) fn sort_newest_first(records: &mut [SessionRecord]) {
     records.sort_by(|a, b| {
-        b.updated_at
-            .cmp(&a.updated_at)
+        last_change_ms(b.updated_at, b.updated_ms)
+            .cmp(&last_change_ms(a.updated_at, a.updated_ms))
             .then_with(|| a.name.cmp(&b.name))
     });
 }

@@ -72,6 +72,10 @@ pub struct SessionRecord {
     /// Unix seconds.
     pub created_at: u64,
     pub updated_at: u64,
+    /// `updated_at` in Unix milliseconds: which of two sessions changed in the same second came
+    /// last (`resume --last`, `sessions list`). Absent from records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_ms: Option<u64>,
     pub cwd: Option<String>,
     #[serde(default)]
     pub options: SessionOptions,
@@ -96,12 +100,14 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     pub fn new(name: &str, thread_id: &str, cwd: Option<String>, options: SessionOptions) -> Self {
-        let now = now_secs();
+        let now_ms = now_millis();
+        let now = now_ms / 1000;
         SessionRecord {
             name: name.to_string(),
             thread_id: thread_id.to_string(),
             created_at: now,
             updated_at: now,
+            updated_ms: Some(now_ms),
             cwd,
             options,
             last_status: None,
@@ -158,7 +164,9 @@ impl SessionRecord {
             self.failed += 1;
         }
         self.last_status = Some(turn.status);
-        self.updated_at = now_secs();
+        let now_ms = now_millis();
+        self.updated_at = now_ms / 1000;
+        self.updated_ms = Some(now_ms);
         if let Some(id) = turn.thread_id {
             self.thread_id = id.to_string();
         }
@@ -189,6 +197,8 @@ pub struct SessionSummary {
     pub thread_id: String,
     pub created_at: u64,
     pub updated_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_ms: Option<u64>,
     pub cwd: Option<String>,
     #[serde(default)]
     pub options: SessionOptions,
@@ -228,6 +238,21 @@ pub fn preview(text: &str, max: usize) -> String {
     out
 }
 
+/// When a session was last changed, in milliseconds, for ordering: `updated_ms` when it agrees
+/// with `updated_at` (a program that knows only `updated_at` may have changed that alone).
+pub fn last_change_ms(updated_at: u64, updated_ms: Option<u64>) -> u64 {
+    updated_ms
+        .filter(|ms| ms / 1000 == updated_at)
+        .unwrap_or(updated_at.saturating_mul(1000))
+}
+
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -260,6 +285,28 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_change_is_ordered_to_the_millisecond() {
+        assert_eq!(
+            last_change_ms(1_700_000_000, Some(1_700_000_000_250)),
+            1_700_000_000_250
+        );
+        // Records from before the field, and an updated_at changed without it.
+        assert_eq!(last_change_ms(1_700_000_000, None), 1_700_000_000_000);
+        assert_eq!(
+            last_change_ms(1_700_000_001, Some(1_700_000_000_250)),
+            1_700_000_001_000
+        );
+        let mut first = SessionRecord::new("a", "t", None, SessionOptions::default());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = SessionRecord::new("b", "t", None, SessionOptions::default());
+        first.updated_at = second.updated_at;
+        first.updated_ms = second.updated_ms.map(|ms| ms - 3);
+        let mut records = vec![first, second];
+        crate::store::sort_newest_first(&mut records);
+        assert_eq!(records[0].name, "b");
+    }
 
     fn turn(usage: Usage) -> TurnInput<'static> {
         TurnInput {

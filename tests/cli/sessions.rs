@@ -424,21 +424,27 @@ fn list_show_rm() {
         .assert()
         .success();
     assert!(list_json(&env).is_empty());
-    // resume --last uses the most recently used session.
+    // resume --last uses the most recently used session, even one used in the same second
+    // (times were whole seconds, and a tie went to the first name).
     env.cmd(&[&plain])
-        .args(["run", "--session", "older", "hi"])
+        .args(["run", "--session", "a-older", "hi"])
         .assert()
         .success();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     env.cmd(&[&plain])
-        .args(["run", "--session", "newer", "hi"])
+        .args(["run", "--session", "b-newer", "hi"])
         .assert()
         .success();
     env.cmd(&[&plain])
         .args(["resume", "--last", "go on"])
         .assert()
         .success();
-    assert_eq!(show_json(&env, "newer")["turns"], 2);
+    assert_eq!(show_json(&env, "b-newer")["turns"], 2);
+    assert_eq!(show_json(&env, "a-older")["turns"], 1);
+    let names: Vec<String> = list_json(&env)
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["b-newer", "a-older"]);
 }
 
 #[test]
