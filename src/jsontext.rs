@@ -79,6 +79,105 @@ pub fn reformat(text: &str, pretty: bool) -> String {
     out
 }
 
+/// The first object in `text` (valid JSON) that holds a key twice, as `<pointer>: key "k"
+/// appears twice`. A parser keeps one of the two values (serde the last, others the first or
+/// neither), so such an answer means different things to different readers, and what
+/// schema-run checked would not be what it prints.
+pub fn duplicate_key(text: &str) -> Option<String> {
+    let mut path = Vec::new();
+    let mut at = 0;
+    walk(text, &mut at, &mut path).err()
+}
+
+/// Walk the value at `at` (past leading whitespace) to its end; `Err` at a duplicate key.
+/// Recursion is bounded by the parser's own depth limit (128), which the text passed.
+fn walk(text: &str, at: &mut usize, path: &mut Vec<String>) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let skip_ws = |at: &mut usize| {
+        while bytes.get(*at).is_some_and(u8::is_ascii_whitespace) {
+            *at += 1;
+        }
+    };
+    skip_ws(at);
+    match bytes.get(*at) {
+        Some(b'{') => {
+            *at += 1;
+            let mut seen = std::collections::HashSet::new();
+            loop {
+                skip_ws(at);
+                match bytes.get(*at) {
+                    Some(b'"') => {}
+                    Some(b'}') | None => {
+                        *at += 1;
+                        return Ok(());
+                    }
+                    Some(_) => *at += 1, // the comma between members
+                }
+                skip_ws(at);
+                if bytes.get(*at) != Some(&b'"') {
+                    continue;
+                }
+                let end = string_end(bytes, *at);
+                // Keys are compared unescaped: `"a"` and `"\u0061"` are the same key.
+                let key: String =
+                    serde_json::from_str(text.get(*at..end).unwrap_or("\"\"")).unwrap_or_default();
+                *at = end;
+                skip_ws(at);
+                *at += 1; // the colon
+                if !seen.insert(key.clone()) {
+                    return Err(format!("{}: key {key:?} appears twice", pointer(path)));
+                }
+                path.push(key);
+                walk(text, at, path)?;
+                path.pop();
+            }
+        }
+        Some(b'[') => {
+            *at += 1;
+            let mut index = 0usize;
+            loop {
+                skip_ws(at);
+                match bytes.get(*at) {
+                    Some(b']') | None => {
+                        *at += 1;
+                        return Ok(());
+                    }
+                    Some(b',') => *at += 1,
+                    Some(_) => {}
+                }
+                path.push(index.to_string());
+                walk(text, at, path)?;
+                path.pop();
+                index += 1;
+            }
+        }
+        Some(b'"') => {
+            *at = string_end(bytes, *at);
+            Ok(())
+        }
+        Some(_) => {
+            while bytes
+                .get(*at)
+                .is_some_and(|c| !c.is_ascii_whitespace() && !matches!(c, b',' | b'}' | b']'))
+            {
+                *at += 1;
+            }
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// A JSON pointer (`/a/0/b`, `/` for the root).
+fn pointer(path: &[String]) -> String {
+    if path.is_empty() {
+        return "/".into();
+    }
+    path.iter()
+        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
 /// Where the string that opens at `at` ends (just past its closing quote).
 fn string_end(bytes: &[u8], at: usize) -> usize {
     let mut i = at + 1;
@@ -117,6 +216,27 @@ mod tests {
             reformat(text, false),
             r#"{"a b":"x, y: {z} [\"q\"] \\","e":"\u00e9\/"}"#
         );
+    }
+
+    #[test]
+    fn finds_keys_that_appear_twice() {
+        use super::duplicate_key;
+        assert_eq!(
+            duplicate_key(r#"{"a": 1, "b": {"c": [1, {"d": 2}]}}"#),
+            None
+        );
+        assert_eq!(
+            duplicate_key(r#"{"a": "x", "a": 1}"#).as_deref(),
+            Some(r#"/: key "a" appears twice"#)
+        );
+        assert_eq!(
+            duplicate_key(r#"{"a": [0, {"k/x": {"b": 1, "\u0062": 2}}]}"#).as_deref(),
+            Some(r#"/a/1/k~1x: key "b" appears twice"#)
+        );
+        // The same key in different objects is fine.
+        assert_eq!(duplicate_key(r#"[{"a": 1}, {"a": 2}] "#), None);
+        assert_eq!(duplicate_key(r#" "text" "#), None);
+        assert_eq!(duplicate_key("{}"), None);
     }
 
     /// Where serde's own output leaves nothing to normalise, the layouts are serde's.

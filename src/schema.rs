@@ -343,8 +343,12 @@ pub fn check_answer(schema: &PreparedSchema, answer: &str) -> Result<Box<RawValu
             return Err((None, vec![format!("/: the answer is not JSON: {e}")]));
         }
     };
+    if let Some(duplicate) = crate::jsontext::duplicate_key(body) {
+        return Err((None, vec![duplicate]));
+    }
     // What is shown is the answer as written (its numbers exact, its keys in order); the
-    // parsed value is only for the check.
+    // parsed value is only for the check (exact too: jsonschema's arbitrary precision
+    // compares 0.10000000000000000001 with a maximum of 0.1 as written, not as a float).
     let exact = RawValue::from_string(crate::jsontext::reformat(body, false))
         .or_else(|_| serde_json::value::to_raw_value(&value));
     let errors: Vec<String> = schema

@@ -171,6 +171,37 @@ fn the_answer_is_printed_as_the_model_wrote_it() {
 }
 
 #[test]
+fn what_is_printed_is_what_was_checked() {
+    let env = Env::new();
+    let schema = r#"{"type":"object","properties":{"a":{"type":"integer"},"p":{"type":"number","maximum":0.1}},"required":["a","p"],"additionalProperties":false}"#;
+    // A key twice: serde keeps the last value, the printed text holds both.
+    let twice = answer_script(&env, "twice", r#""{\"a\": \"x\", \"a\": 1, \"p\": 0}""#);
+    // Above the maximum only in the digits a float drops.
+    let above = answer_script(
+        &env,
+        "above",
+        r#""{\"a\": 1, \"p\": 0.10000000000000000001}""#,
+    );
+    for (script, problem) in [
+        (&twice, r#"/: key "a" appears twice"#),
+        (
+            &above,
+            "/p: 0.10000000000000000001 is greater than the maximum of 0.1",
+        ),
+    ] {
+        let out = env
+            .cmd(&[script])
+            .args(["schema-run", "--schema-json", schema, "q"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(problem), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
 fn formats_are_checked() {
     let env = Env::new();
     let schema = r#"{"type":"object","properties":{"when":{"type":"string","format":"date-time"}},"required":["when"],"additionalProperties":false}"#;
