@@ -218,7 +218,8 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
                 "sessions rm --all removes every session: add --yes to confirm",
             ));
         }
-        let held = lock_turns(store, &stored_names(store)?)?;
+        let names = stored_names(store)?;
+        let held = lock_turns(store, &names, &names)?;
         let cleared = store.clear().map_err(store_err);
         for lock in held {
             lock.remove_file();
@@ -238,7 +239,7 @@ fn rm(store: &FileStore, names: &[String], all: bool, yes: bool) -> CliResult<u8
         .filter(|n| present.contains(n))
         .cloned()
         .collect();
-    let held = lock_turns(store, &to_lock)?;
+    let held = lock_turns(store, &to_lock, &present)?;
     // All or nothing: a mistyped name removes none of the others.
     let removal = store.remove(names).map_err(store_err);
     for lock in held {
@@ -271,15 +272,28 @@ fn stored_names(store: &FileStore) -> CliResult<Vec<String>> {
         .collect())
 }
 
-/// The turn locks of these sessions, all of them or an error naming one that is busy.
+/// The turn locks of these sessions, all of them or an error naming one that is busy. On an
+/// error, the lock files made for names not `present` in the store are removed again.
 fn lock_turns(
     store: &FileStore,
     names: &[String],
+    present: &[String],
 ) -> CliResult<Vec<crate::store::turn_lock::TurnLock>> {
-    names
-        .iter()
-        .map(|name| store.lock_turn(name).map_err(store_err))
-        .collect()
+    let mut held = Vec::with_capacity(names.len());
+    for name in names {
+        match store.lock_turn(name) {
+            Ok(lock) => held.push((name, lock)),
+            Err(e) => {
+                for (name, lock) in held {
+                    if !present.contains(name) {
+                        lock.remove_file();
+                    }
+                }
+                return Err(store_err(e));
+            }
+        }
+    }
+    Ok(held.into_iter().map(|(_, lock)| lock).collect())
 }
 
 fn no_such_sessions(names: &[String], what_then: &str) -> CliError {
@@ -316,7 +330,21 @@ fn import(store: &FileStore, file: &std::path::Path, force: bool) -> CliResult<u
             if one { "it" } else { "them" },
         )));
     }
-    let (added, skipped) = store.merge(parsed.records, force).map_err(store_err)?;
+    // A session with a turn in progress is not replaced from under it, as `rm` does not remove
+    // one; names not in the store yet are locked too, against a run saving one meanwhile.
+    let present = stored_names(store)?;
+    let names: Vec<String> = parsed.records.iter().map(|r| r.name.clone()).collect();
+    let held = lock_turns(store, &names, &present)?;
+    let merged = store.merge(parsed.records, force).map_err(store_err);
+    for (name, lock) in names.iter().zip(held) {
+        // A lock file stays only beside a session that exists.
+        let exists =
+            present.contains(name) || merged.as_ref().is_ok_and(|(added, _)| added.contains(name));
+        if !exists {
+            lock.remove_file();
+        }
+    }
+    let (added, skipped) = merged?;
     if !skipped.is_empty() {
         return Err(CliError::usage(format!(
             "nothing imported: these names exist already (use --force to overwrite them): {}",

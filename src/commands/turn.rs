@@ -32,6 +32,25 @@ pub enum SessionPlan {
     Existing { name: String },
 }
 
+/// A session's turn lock for the length of this run. A run that never saved the session it
+/// was to create (codex not found, no thread started) takes the lock file with it: lock files
+/// go with their sessions, and `sessions rm` cannot remove a session that does not exist.
+struct HeldTurn<'a> {
+    lock: Option<crate::store::turn_lock::TurnLock>,
+    store: &'a FileStore,
+    name: &'a str,
+}
+
+impl Drop for HeldTurn<'_> {
+    fn drop(&mut self) {
+        if let Some(lock) = self.lock.take()
+            && matches!(self.store.get(self.name), Ok(None))
+        {
+            lock.remove_file();
+        }
+    }
+}
+
 impl SessionPlan {
     fn name(&self) -> &str {
         match self {
@@ -344,9 +363,11 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     // One turn at a time in a session, held until this turn is recorded (see turn_lock). A dry
     // run writes nothing, lock files included.
     let _turn_lock = match (&plan.session, &store) {
-        (Some(session), Some(store)) if !plan.dry_run => {
-            Some(store.lock_turn(session.name()).map_err(store_err)?)
-        }
+        (Some(session), Some(store)) if !plan.dry_run => Some(HeldTurn {
+            lock: Some(store.lock_turn(session.name()).map_err(store_err)?),
+            store,
+            name: session.name(),
+        }),
         _ => None,
     };
     // A store the turn could not be saved to, or a name that is taken (unless --replace), is

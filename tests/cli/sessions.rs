@@ -528,6 +528,13 @@ fn a_session_runs_one_turn_at_a_time() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(env.calls(), 2);
+    let import = env.path().join("import.json");
+    std::fs::write(
+        &import,
+        r#"{"s": "01a20a63-0000-7000-8000-0000000000a1", "new-one": "01a20a63-0000-7000-8000-0000000000b1"}"#,
+    )
+    .unwrap();
+    let import = import.to_str().unwrap().to_string();
     // A second turn in the same session, by any command: refused before codex starts.
     for args in [
         vec!["resume", "--session", "s", "again"],
@@ -536,6 +543,8 @@ fn a_session_runs_one_turn_at_a_time() {
         // Nor is it removed from under the turn.
         vec!["sessions", "rm", "s"],
         vec!["sessions", "rm", "--all", "--yes"],
+        // Nor replaced by an import.
+        vec!["sessions", "import", "--force", &import],
     ] {
         let out = env.cmd(&[&plain]).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -544,6 +553,17 @@ fn a_session_runs_one_turn_at_a_time() {
         assert!(stderr.contains("session \"s\" is in use"), "{stderr}");
     }
     assert_eq!(env.calls(), 2);
+    // The refused import added nothing, and left no lock file for the name it did not add.
+    assert_eq!(
+        show_json(&env, "s")["thread_id"],
+        "01a20a63-aa15-7440-9eb3-5fd6302dec3b"
+    );
+    assert!(
+        !env.home()
+            .join("sessions.json.turns")
+            .join("new-one.lock")
+            .exists()
+    );
     // Other sessions go on meanwhile.
     env.cmd(&[&plain])
         .args(["run", "--session", "other", "hi"])
@@ -575,6 +595,31 @@ fn a_session_runs_one_turn_at_a_time() {
         .args(["sessions", "rm", "nope"])
         .assert()
         .code(2);
+    // Nor does a run that never saved the session it was to create: codex not found, or
+    // gone before it started a thread.
+    env.cmd(&[])
+        .args([
+            "--codex-bin",
+            "/nonexistent/codex",
+            "run",
+            "--session",
+            "nf",
+            "x",
+        ])
+        .assert()
+        .code(127);
+    let early = env.script("early", &["@@exit 1"]);
+    env.cmd(&[&early])
+        .args(["run", "--session", "early", "x"])
+        .assert()
+        .code(1);
+    for name in ["nf", "early"] {
+        let lock = env
+            .home()
+            .join("sessions.json.turns")
+            .join(format!("{name}.lock"));
+        assert!(!lock.exists(), "{name}");
+    }
     assert!(
         !env.home()
             .join("sessions.json.turns")
