@@ -111,7 +111,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "SPAWNCODEX_HOME",
-        "a directory for the session store (sessions.json and sessions.json.d/) instead of the XDG data directory",
+        "an absolute path: a directory for the session store (sessions.json and sessions.json.d/) instead of the XDG data directory",
     ),
     ("SPAWNCODEX_STORE", "the session store file (like --store)"),
     ("SPAWNCODEX_HISTORY", "turns kept per session (default 20)"),

@@ -140,6 +140,16 @@ impl Ctx {
         if let Some(p) = &self.global.store {
             return Ok(p.clone());
         }
+        // A relative home would put the sessions wherever the command runs, and they would seem
+        // gone from the next folder (XDG_DATA_HOME is ignored when relative, as its spec says).
+        if let Some(home) = std::env::var_os("SPAWNCODEX_HOME").filter(|v| !v.is_empty())
+            && std::path::Path::new(&home).is_relative()
+        {
+            return Err(CliError::usage(format!(
+                "SPAWNCODEX_HOME={:?} is a relative path; the sessions would depend on the current folder: set it to an absolute path",
+                home.to_string_lossy()
+            )));
+        }
         FileStore::default_path().ok_or_else(|| {
             CliError::usage("cannot find a data directory for sessions: set SPAWNCODEX_HOME or pass --store FILE")
         })

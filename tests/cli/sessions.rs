@@ -1128,3 +1128,30 @@ fn sessions_show_and_list_show_control_characters_from_codex_not_send_them() {
         "fatal \u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31m\u{7f}"
     );
 }
+
+#[test]
+fn a_relative_spawncodex_home_is_refused() {
+    let env = Env::new();
+    let plain = env.replay("plain.jsonl", 0);
+    for args in [
+        vec!["sessions", "list"],
+        vec!["run", "--session", "r1", "hi"],
+    ] {
+        let out = env
+            .cmd(&[&plain])
+            .env("SPAWNCODEX_HOME", "relhome")
+            .current_dir(env.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("SPAWNCODEX_HOME=\"relhome\" is a relative path"),
+            "{stderr}"
+        );
+    }
+    assert!(!env.path().join("relhome").exists());
+    assert_eq!(env.calls(), 0);
+}
