@@ -372,8 +372,13 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     };
     // A store the turn could not be saved to, or a name that is taken (unless --replace), is
     // refused before codex starts (and by --dry-run, which checks what the run would).
+    // The session's thread and its usage so far: what this turn adds is the difference.
+    let mut usage_before = None;
     if let (Some(SessionPlan::Existing { name }), Some(store)) = (&plan.session, &store) {
         store.check_writable(name).map_err(store_err)?;
+        if let Ok(Some(record)) = store.get(name) {
+            usage_before = Some((record.thread_id, record.last_cumulative_usage));
+        }
     }
     if let (Some(SessionPlan::New { name, replace }), Some(store)) = (&plan.session, &store) {
         store.check_writable(name).map_err(store_err)?;
@@ -531,6 +536,24 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
         }
     }
     report.exit_code = code;
+    report.turn_usage = outcome.usage.and_then(|total| {
+        let resumed = match &plan.request.resume {
+            Some(ResumeTarget::Thread(id)) => Some(id.as_str()),
+            Some(_) => return None,
+            None => None,
+        };
+        match (resumed, &usage_before) {
+            // A new thread (a new session, or a retry that started over): all of it is ours.
+            (None, _) => Some(total),
+            (Some(id), _) if outcome.thread_id.as_deref() != Some(id) => Some(total),
+            (Some(id), Some((session_thread, Some(before)))) if session_thread == id => {
+                Some(total.saturating_sub(before))
+            }
+            // A bare thread id, or a session that never saw a reading (imported): what the
+            // thread held before is not known.
+            _ => None,
+        }
+    });
 
     // Record the turn in the session (and where, should its answer turn out lost).
     let mut recorded_in: Option<(String, String)> = None;

@@ -745,7 +745,7 @@ impl HumanRenderer {
         }
     }
 
-    fn summary(&self, outcome: &Outcome) -> String {
+    fn summary(&self, outcome: &Outcome, report: &Report) -> String {
         let s = self.s;
         let (mark, style) = match outcome.status {
             TurnStatus::Completed => ("✓", s.green),
@@ -758,8 +758,20 @@ impl HumanRenderer {
             outcome.status.as_str().replace('_', " ").style(style),
             fmt_duration(outcome.duration)
         );
-        if let Some(u) = &outcome.usage {
-            text.push_str(&format!(" · {}", fmt_usage(u)).style(s.dimmed).to_string());
+        match (&report.turn_usage, &outcome.usage) {
+            (Some(turn), _) => {
+                text.push_str(
+                    &format!(" · {}", fmt_usage(turn))
+                        .style(s.dimmed)
+                        .to_string(),
+                );
+            }
+            (None, Some(total)) => text.push_str(
+                &format!(" · {} (thread total)", fmt_usage(total))
+                    .style(s.dimmed)
+                    .to_string(),
+            ),
+            (None, None) => {}
         }
         if outcome.attempts > 1 {
             text.push_str(
@@ -911,7 +923,7 @@ impl Renderer for HumanRenderer {
             _ => false,
         };
         if self.opts.live || self.opts.verbose > 0 {
-            self.line(&self.summary(outcome));
+            self.line(&self.summary(outcome, report));
         }
         let s = self.s;
         for detail in &report.details {

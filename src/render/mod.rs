@@ -30,6 +30,10 @@ pub struct Report {
     pub details: Vec<String>,
     /// Print JSON answers compactly.
     pub compact: bool,
+    /// This turn's own token usage, where it is known: codex reports the thread's running
+    /// total, which is the turn's own only on a new thread; a session knows its total before
+    /// the turn. `None` after resuming a bare thread id: the summary says "thread total".
+    pub turn_usage: Option<crate::client::Usage>,
 }
 
 /// A renderer sees every codex line and client event as it happens, then the end.

@@ -314,7 +314,7 @@ fn history_is_bounded_and_usage_is_per_turn() {
         .unwrap();
         env.script(&format!("turn{n}"), &[&format!("@@cat {}", path.display())])
     };
-    let scripts: Vec<_> = (1..=5).map(turn).collect();
+    let scripts: Vec<_> = (1..=6).map(turn).collect();
     let refs: Vec<&std::path::Path> = scripts.iter().map(|p| p.as_path()).collect();
     env.cmd(&refs)
         .env("SPAWNCODEX_HISTORY", "3")
@@ -322,13 +322,41 @@ fn history_is_bounded_and_usage_is_per_turn() {
         .assert()
         .success();
     for i in 2..=5 {
-        env.cmd(&refs)
+        let out = env
+            .cmd(&refs)
             .env("SPAWNCODEX_HISTORY", "3")
-            .args(["resume", "--session", "h", &format!("p{i}")])
-            .assert()
-            .success()
-            .stdout(format!("answer {i}\n"));
+            .args(["resume", "--live", "--session", "h", &format!("p{i}")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("answer {i}\n")
+        );
+        // The summary shows this turn's usage, not the thread's running total.
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("· tokens: 120 in (20 cached) / 30 out (5 reasoning)\n"),
+            "{stderr}"
+        );
     }
+    // A bare thread id: only the total is known, and the summary says so.
+    let out = env
+        .cmd(&refs)
+        .args([
+            "resume",
+            "--live",
+            "--thread",
+            "01a20a63-0000-7000-8000-000000000007",
+            "p6",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("· tokens: 720 in (120 cached) / 180 out (30 reasoning) (thread total)"),
+        "{stderr}"
+    );
     let rec = show_json(&env, "h");
     assert_eq!(rec["turns"], 5);
     assert_eq!(rec["succeeded"], 5);
