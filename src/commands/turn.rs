@@ -19,7 +19,7 @@ use crate::render::human::{HumanOptions, HumanRenderer};
 use crate::render::jsonl::JsonlRenderer;
 use crate::render::style;
 use crate::render::tee::Tee;
-use crate::render::{Renderer, Report};
+use crate::render::{OutputFailure, Renderer, Report};
 use crate::schema::{self, PreparedSchema};
 use crate::store::{FileStore, SessionOptions, SessionRecord, SessionStore, TurnInput};
 
@@ -632,27 +632,9 @@ pub async fn execute(ctx: &Ctx, mut plan: TurnPlan) -> CliResult<u8> {
     let Err(e) = finished else {
         return Ok(report.exit_code);
     };
-    // A run a signal stopped keeps its code: a closed terminal (SIGHUP) takes our stdout with
-    // it, and that failed write is its consequence, not the news.
-    if matches!(
-        outcome.stopped,
-        Some(StopReason::Interrupt | StopReason::Terminate | StopReason::Hangup)
-    ) {
-        return Ok(report.exit_code);
-    }
     // The answer (or the result line) is lost: never a success, in the session either.
-    let (code, status, why) = if e.kind() == io::ErrorKind::BrokenPipe {
-        (
-            exit::OUTPUT_CLOSED,
-            TurnStatus::Interrupted,
-            "output closed".to_string(),
-        )
-    } else {
-        (
-            exit::FAILED,
-            TurnStatus::Failed,
-            format!("cannot write to stdout: {e}"),
-        )
+    let Some(OutputFailure { code, status, why }) = OutputFailure::of(&e, &outcome) else {
+        return Ok(report.exit_code);
     };
     if report.exit_code == exit::OK
         && let (Some((name, thread)), Some(store)) = (recorded_in, &store)

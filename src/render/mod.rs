@@ -99,3 +99,40 @@ pub fn result_json<'a>(outcome: &'a Outcome, report: &'a Report) -> ResultLine<'
         session: report.session.as_deref(),
     }
 }
+
+/// How a run ends when its stdout fails at the end (the answer or the result line is lost):
+/// never a success. The same judgement serves the exit code, the session record and the
+/// `--events-file` log.
+#[derive(Debug)]
+pub struct OutputFailure {
+    pub code: u8,
+    pub status: crate::client::TurnStatus,
+    pub why: String,
+}
+
+impl OutputFailure {
+    /// `None` for a run a signal stopped: it keeps its code, since a closed terminal (SIGHUP)
+    /// takes stdout with it, and that failed write is its consequence, not the news.
+    pub fn of(e: &io::Error, outcome: &Outcome) -> Option<OutputFailure> {
+        use crate::client::{StopReason, TurnStatus};
+        if matches!(
+            outcome.stopped,
+            Some(StopReason::Interrupt | StopReason::Terminate | StopReason::Hangup)
+        ) {
+            return None;
+        }
+        Some(if e.kind() == io::ErrorKind::BrokenPipe {
+            OutputFailure {
+                code: crate::exit::OUTPUT_CLOSED,
+                status: TurnStatus::Interrupted,
+                why: "output closed".into(),
+            }
+        } else {
+            OutputFailure {
+                code: crate::exit::FAILED,
+                status: TurnStatus::Failed,
+                why: format!("cannot write to stdout: {e}"),
+            }
+        })
+    }
+}

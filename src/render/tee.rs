@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::value::RawValue;
 
-use super::{Renderer, Report, result_json};
+use super::{OutputFailure, Renderer, Report, result_json};
 use crate::client::{ClientEvent, CodexLine, Observer, Outcome};
 
 pub struct Tee {
@@ -61,8 +61,21 @@ impl Observer for Tee {
 
 impl Renderer for Tee {
     fn finish(&mut self, outcome: &Outcome, report: &Report) -> io::Result<()> {
-        self.log_value(&result_json(outcome, report));
-        self.inner.finish(outcome, report)
+        // The log's result line comes after stdout's answer, so that it says how the run
+        // really ended: a lost answer is not a completed turn there either.
+        let finished = self.inner.finish(outcome, report);
+        let failure = finished
+            .as_ref()
+            .err()
+            .and_then(|e| OutputFailure::of(e, outcome));
+        let mut line = result_json(outcome, report);
+        if let Some(failure) = &failure {
+            line.exit_code = failure.code;
+            line.status = failure.status;
+            line.error = Some(&failure.why);
+        }
+        self.log_value(&line);
+        finished
     }
 
     fn extra_json(&mut self, line: &RawValue) -> io::Result<()> {

@@ -483,13 +483,29 @@ fn a_turn_whose_answer_is_lost_or_does_not_match_is_not_recorded_as_a_success() 
         .write(true)
         .open("/dev/full")
         .unwrap();
+    let events = env.path().join("events.jsonl");
     let out = env
         .std_cmd(&[&plain])
+        .arg("--events-file")
+        .arg(&events)
         .args(["run", "--session", "full", "hi"])
         .stdout(std::process::Stdio::from(full))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    // The events file ends with how the run really ended, as the session and exit code do.
+    let log = std::fs::read(&events).unwrap();
+    let last = jsonl(&log).pop().unwrap();
+    assert_eq!(last["type"], "spawncodex.result");
+    assert_eq!(last["status"], "failed");
+    assert_eq!(last["exit_code"], 1);
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot write to stdout"),
+        "{last}"
+    );
     let rec = show_json(&env, "full");
     assert_eq!(rec["last_status"], "failed");
     assert_eq!(rec["succeeded"], 0);
