@@ -54,7 +54,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// No spinner, no warnings on stderr; errors only
+    /// No spinner, no warnings on stderr; errors only (`live` still shows codex's events)
     #[arg(short, long, global = true)]
     pub quiet: bool,
 

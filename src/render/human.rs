@@ -419,7 +419,8 @@ impl HumanRenderer {
         self.block(indent, &text[from..], style);
     }
 
-    /// `  … 12 earlier lines (-v shows all)`, before the tail of a command's output.
+    /// `  … 12 earlier lines (-v shows them)`, before the tail of a command's output. Not "all":
+    /// codex itself may have cut a long output short, and -v shows only what it kept.
     fn skipped_note(&mut self, skipped: usize) {
         if skipped > 0 {
             let note = self.skipped_note_bytes(skipped);
@@ -428,7 +429,8 @@ impl HumanRenderer {
     }
 
     fn skipped_note_bytes(&self, skipped: usize) -> Vec<u8> {
-        let note = format!("… {skipped} earlier lines (-v shows all)");
+        let lines = if skipped == 1 { "line" } else { "lines" };
+        let note = format!("… {skipped} earlier {lines} (-v shows them)");
         format!("  {}\n", note.style(self.s.dimmed)).into_bytes()
     }
 

@@ -159,7 +159,7 @@ fn long_command_output_is_cut_unless_verbose() {
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("$ seq 50"));
-    assert!(stderr.contains("30 earlier lines"));
+    assert!(stderr.contains("  … 30 earlier lines (-v shows them)\n"));
     assert!(!stderr.contains("line 30\n"));
     assert!(stderr.contains("line 31\n") && stderr.contains("line 50\n"));
     let out = env
@@ -537,5 +537,32 @@ fn verbose_output_and_unknown_events_are_made_safe_too() {
     assert!(
         !stderr.contains(|c: char| c.is_control() && c != '\n'),
         "{stderr:?}"
+    );
+}
+
+#[test]
+fn one_hidden_line_is_one_line() {
+    let env = Env::new();
+    let output: String = (1..=21).map(|i| format!("line {i}\\n")).collect();
+    let completed = format!(
+        r#"{{"type":"item.completed","item":{{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'seq 21'","aggregated_output":"{output}","exit_code":0,"status":"completed"}}}}"#
+    );
+    let script = env.script(
+        "21",
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            &completed,
+            r#"{"type":"turn.completed","usage":{}}"#,
+        ],
+    );
+    let out = env
+        .cmd(&[&script])
+        .args(["live", "--color", "never", "hi"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("  … 1 earlier line (-v shows them)\n  line 2\n"),
+        "{stderr}"
     );
 }
