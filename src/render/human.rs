@@ -19,6 +19,8 @@ use crate::client::{ClientEvent, CodexLine, LineKind, Observer, Outcome, TurnSta
 
 /// Command output lines shown per command (all of them with `-v`).
 const OUTPUT_TAIL_LINES: usize = 20;
+/// On a terminal, rows one line of a command's output tail may take before it is cut.
+const OUTPUT_LINE_ROWS: usize = 4;
 /// The spinner appears only if a run takes longer than this.
 const SPINNER_DELAY: Duration = Duration::from_millis(400);
 
@@ -258,6 +260,19 @@ impl HumanRenderer {
     /// Queue `text` with `indent` before every line, wrapped to the terminal width (if known).
     /// Written straight into the pending buffer: this runs for every message and command output.
     fn block(&mut self, indent: &str, text: &str, style: owo_colors::Style) {
+        self.block_rows(indent, text, style, None);
+    }
+
+    /// [`Self::block`], each line wrapped to at most `max_rows` rows, the last one ending in
+    /// `…`: a command output's tail is a few lines, and one 5,000-character line in it would
+    /// otherwise fill the screen.
+    fn block_rows(
+        &mut self,
+        indent: &str,
+        text: &str,
+        style: owo_colors::Style,
+        max_rows: Option<usize>,
+    ) {
         let text = safe(text);
         // Display columns; however narrow the terminal, a line keeps at least one of them.
         let avail = self
@@ -266,7 +281,18 @@ impl HumanRenderer {
         for raw_line in text.lines() {
             match avail {
                 Some(avail) if unicode_width::UnicodeWidthStr::width(raw_line) > avail => {
-                    for piece in wrap(raw_line, avail) {
+                    let pieces = wrap(raw_line, avail);
+                    let cut = max_rows.filter(|&rows| pieces.len() > rows);
+                    for (row, piece) in pieces.iter().enumerate() {
+                        if cut == Some(row + 1) {
+                            let shown = console::truncate_str(piece, avail.saturating_sub(1), "");
+                            let _ = writeln!(
+                                self.pending,
+                                "{indent}{}",
+                                format!("{shown}…").style(style)
+                            );
+                            break;
+                        }
                         let _ = writeln!(self.pending, "{indent}{}", piece.style(style));
                     }
                 }
@@ -416,7 +442,9 @@ impl HumanRenderer {
             Tone::Plain => owo_colors::Style::new(),
             Tone::Dimmed => self.s.dimmed,
         };
-        self.block(indent, &text[from..], style);
+        // Only a tail is cut to rows: -v asks for the whole output.
+        let max_rows = tail.map(|_| OUTPUT_LINE_ROWS);
+        self.block_rows(indent, &text[from..], style, max_rows);
     }
 
     /// `  … 12 earlier lines (-v shows them)`, before the tail of a command's output. Not "all":
@@ -1457,6 +1485,29 @@ mod tests {
         assert_eq!(wrap("漢字 漢字 漢字", 9), vec!["漢字 漢字", "漢字"]);
         // A character wider than the line still gets a line of its own.
         assert_eq!(wrap("日本", 1), vec!["日", "本"]);
+    }
+
+    #[test]
+    fn one_long_line_of_output_does_not_fill_the_screen() {
+        let mut r = HumanRenderer::new(HumanOptions::default());
+        r.width = Some(30);
+        let output = format!("short\n{}\nlast\n", "x".repeat(5000));
+        r.text_block("  ", &output, Tone::Plain, Some(OUTPUT_TAIL_LINES));
+        let shown = String::from_utf8(r.pending).unwrap();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 1 + OUTPUT_LINE_ROWS + 1, "{shown}");
+        assert!(
+            lines.iter().all(|l| console::measure_text_width(l) <= 30),
+            "{shown}"
+        );
+        assert!(lines[OUTPUT_LINE_ROWS].ends_with("x…"), "{shown}");
+        assert_eq!(lines.last(), Some(&"  last"));
+        // -v (no tail) shows the line whole.
+        let mut r = HumanRenderer::new(HumanOptions::default());
+        r.width = Some(30);
+        r.text_block("  ", &output, Tone::Plain, None);
+        let rows = String::from_utf8(r.pending).unwrap().lines().count();
+        assert!(rows > 150, "{rows}");
     }
 
     #[test]
