@@ -135,23 +135,29 @@ fn live_renders_todo_lists_and_unknown_events() {
         .stderr(predicate::str::contains("event turn.paused"));
 }
 
+/// codex running `seq N`: its start, then its output of N lines `line 1`.. `line N`.
+fn seq_script(env: &Env, n: usize) -> std::path::PathBuf {
+    let output: String = (1..=n).map(|i| format!("line {i}\\n")).collect();
+    let item = |kind: &str, output: &str, code: &str, status: &str| {
+        format!(
+            r#"{{"type":"item.{kind}","item":{{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'seq {n}'","aggregated_output":"{output}","exit_code":{code},"status":"{status}"}}}}"#
+        )
+    };
+    env.script(
+        &format!("seq{n}"),
+        &[
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            &item("started", "", "null", "in_progress"),
+            &item("completed", &output, "0", "completed"),
+            r#"{"type":"turn.completed","usage":{}}"#,
+        ],
+    )
+}
+
 #[test]
 fn long_command_output_is_cut_unless_verbose() {
     let env = Env::new();
-    let output: String = (1..=50).map(|i| format!("line {i}\\n")).collect();
-    let started = r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'seq 50'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#;
-    let completed = format!(
-        r#"{{"type":"item.completed","item":{{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'seq 50'","aggregated_output":"{output}","exit_code":0,"status":"completed"}}}}"#
-    );
-    let script = env.script(
-        "long",
-        &[
-            r#"{"type":"thread.started","thread_id":"t"}"#,
-            started,
-            &completed,
-            r#"{"type":"turn.completed","usage":{}}"#,
-        ],
-    );
+    let script = seq_script(&env, 50);
     let out = env
         .cmd(&[&script])
         .args(["live", "--color", "never", "hi"])
@@ -543,18 +549,7 @@ fn verbose_output_and_unknown_events_are_made_safe_too() {
 #[test]
 fn one_hidden_line_is_one_line() {
     let env = Env::new();
-    let output: String = (1..=21).map(|i| format!("line {i}\\n")).collect();
-    let completed = format!(
-        r#"{{"type":"item.completed","item":{{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'seq 21'","aggregated_output":"{output}","exit_code":0,"status":"completed"}}}}"#
-    );
-    let script = env.script(
-        "21",
-        &[
-            r#"{"type":"thread.started","thread_id":"t"}"#,
-            &completed,
-            r#"{"type":"turn.completed","usage":{}}"#,
-        ],
-    );
+    let script = seq_script(&env, 21);
     let out = env
         .cmd(&[&script])
         .args(["live", "--color", "never", "hi"])
